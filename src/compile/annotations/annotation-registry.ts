@@ -1,0 +1,79 @@
+// Every ingress-nginx annotation Portico reads, declared once with its strict value grammar
+// (Traefik's habit: one typed table; unset differs from false). A value that does not parse
+// rejects that annotation alone with a diagnostic; nothing from a value becomes config text.
+
+export const NGINX_PREFIX = 'nginx.ingress.kubernetes.io/';
+
+export type ParsedValue<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
+
+export interface AnnotationSpec<T> {
+  /** name without the `nginx.ingress.kubernetes.io/` prefix */
+  readonly name: string;
+  readonly parse: (raw: string) => ParsedValue<T>;
+}
+
+function ok<T>(value: T): ParsedValue<T> {
+  return { ok: true, value };
+}
+
+function fail<T>(reason: string): ParsedValue<T> {
+  return { ok: false, reason };
+}
+
+export function parseBoolean(raw: string): ParsedValue<boolean> {
+  const value = raw.trim().toLowerCase();
+  if (value === 'true') return ok(true);
+  if (value === 'false') return ok(false);
+  return fail(`must be "true" or "false", got ${JSON.stringify(raw)}`);
+}
+
+const MAX_PATH_VALUE_LENGTH = 1024;
+// A URL path: printable ASCII without spaces, quotes, braces or backslashes.
+const SAFE_PATH = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$/;
+const SAFE_REWRITE = /^\/?[A-Za-z0-9\-._~!$&'()*+,;=:@/%?]*$/;
+const VHOST = /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*(:\d{1,5})?$/;
+
+export function parseUrlPath(raw: string): ParsedValue<string> {
+  if (raw.length > MAX_PATH_VALUE_LENGTH) return fail(`is longer than ${MAX_PATH_VALUE_LENGTH} characters`);
+  return SAFE_PATH.test(raw) ? ok(raw) : fail(`must be a URL path starting with /, got ${JSON.stringify(raw)}`);
+}
+
+export function parseRewriteTarget(raw: string): ParsedValue<string> {
+  if (raw.length > MAX_PATH_VALUE_LENGTH) return fail(`is longer than ${MAX_PATH_VALUE_LENGTH} characters`);
+  return SAFE_REWRITE.test(raw) && raw.length > 0
+    ? ok(raw)
+    : fail(`must be a URL path (with $1..$9 references), got ${JSON.stringify(raw)}`);
+}
+
+export function parseHostName(raw: string): ParsedValue<string> {
+  return raw.length <= 253 && VHOST.test(raw) ? ok(raw) : fail(`must be a host name, got ${JSON.stringify(raw)}`);
+}
+
+/** The attribute annotations of ROUTING.md section 7, in one table. */
+export const ROUTE_ANNOTATIONS = {
+  rewriteTarget: { name: 'rewrite-target', parse: parseRewriteTarget },
+  useRegex: { name: 'use-regex', parse: parseBoolean },
+  xForwardedPrefix: { name: 'x-forwarded-prefix', parse: parseUrlPath },
+  appRoot: { name: 'app-root', parse: parseUrlPath },
+  sslRedirect: { name: 'ssl-redirect', parse: parseBoolean },
+  forceSslRedirect: { name: 'force-ssl-redirect', parse: parseBoolean },
+  upstreamVhost: { name: 'upstream-vhost', parse: parseHostName },
+} as const satisfies Record<string, AnnotationSpec<unknown>>;
+
+/**
+ * Annotations that inject raw proxy configuration. They were the root of ingress-nginx's
+ * injection CVEs (CVE-2025-1974 and friends); Portico refuses them and says so.
+ */
+export const REFUSED_ANNOTATIONS: ReadonlyMap<string, string> = new Map([
+  [
+    'configuration-snippet',
+    'raw nginx configuration snippets are not supported: Portico has no config text to inject into',
+  ],
+  ['server-snippet', 'raw nginx configuration snippets are not supported: Portico has no config text to inject into'],
+  ['stream-snippet', 'raw nginx configuration snippets are not supported: Portico has no config text to inject into'],
+  ['auth-snippet', 'raw nginx configuration snippets are not supported: Portico has no config text to inject into'],
+  [
+    'modsecurity-snippet',
+    'raw nginx configuration snippets are not supported: Portico has no config text to inject into',
+  ],
+]);

@@ -1,0 +1,54 @@
+// Reads one Ingress's annotations into route attributes plus diagnostics.
+
+import type { Diagnostic } from '../../model/diagnostic.ts';
+import type { IngressRecord } from '../../model/records.ts';
+import type { RouteAttributes } from '../../routing/route-table.ts';
+import { type AnnotationSpec, NGINX_PREFIX, REFUSED_ANNOTATIONS, ROUTE_ANNOTATIONS } from './annotation-registry.ts';
+
+export interface IngressAnnotations {
+  readonly attributes: RouteAttributes;
+  /** true when this Ingress's paths are regexes (use-regex or an accepted rewrite-target) */
+  readonly regexPaths: boolean;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+export function parseRouteAnnotations(ingress: IngressRecord): IngressAnnotations {
+  const diagnostics: Diagnostic[] = [];
+  const object = `Ingress ${ingress.key}`;
+  function read<T>(spec: AnnotationSpec<T>): T | undefined {
+    const raw = ingress.annotations[NGINX_PREFIX + spec.name];
+    if (raw === undefined) return undefined;
+    const parsed = spec.parse(raw);
+    if (parsed.ok) return parsed.value;
+    diagnostics.push({
+      object,
+      code: 'InvalidAnnotation',
+      reason: `annotation ${NGINX_PREFIX}${spec.name} ${parsed.reason}; the annotation is ignored`,
+    });
+    return undefined;
+  }
+  for (const [name, why] of REFUSED_ANNOTATIONS) {
+    if (ingress.annotations[NGINX_PREFIX + name] !== undefined) {
+      diagnostics.push({
+        object,
+        code: 'UnsupportedAnnotation',
+        reason: `annotation ${NGINX_PREFIX}${name} is ignored: ${why}`,
+      });
+    }
+  }
+  const rewriteTarget = read(ROUTE_ANNOTATIONS.rewriteTarget);
+  const useRegex = read(ROUTE_ANNOTATIONS.useRegex);
+  const attributes: RouteAttributes = Object.freeze({
+    rewriteTarget,
+    xForwardedPrefix: read(ROUTE_ANNOTATIONS.xForwardedPrefix),
+    appRoot: read(ROUTE_ANNOTATIONS.appRoot),
+    sslRedirect: read(ROUTE_ANNOTATIONS.sslRedirect) ?? true,
+    forceSslRedirect: read(ROUTE_ANNOTATIONS.forceSslRedirect) ?? false,
+    upstreamVhost: read(ROUTE_ANNOTATIONS.upstreamVhost),
+  });
+  return {
+    attributes,
+    regexPaths: useRegex === true || rewriteTarget !== undefined,
+    diagnostics,
+  };
+}

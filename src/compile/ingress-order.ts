@@ -1,0 +1,16 @@
+// The oldest-wins order of ROUTING.md section 4: creationTimestamp ascending; on equal
+// timestamps the `namespace/name` that sorts last in byte order comes first (ingress-nginx's
+// sortIngressSlice). An Ingress without a timestamp sorts after every dated one.
+
+import type { IngressRecord } from '../model/records.ts';
+
+function timestampOf(ingress: IngressRecord): number {
+  const parsed = ingress.creationTimestamp === undefined ? Number.NaN : Date.parse(ingress.creationTimestamp);
+  return Number.isNaN(parsed) ? Number.POSITIVE_INFINITY : parsed;
+}
+
+export function compareIngressAge(a: IngressRecord, b: IngressRecord): number {
+  const byTime = timestampOf(a) - timestampOf(b);
+  if (byTime !== 0 && !Number.isNaN(byTime)) return byTime;
+  return a.key > b.key ? -1 : a.key < b.key ? 1 : 0;
+}

@@ -1,0 +1,119 @@
+// `portico explain`: which Ingress, rule, Service port and endpoints a request would reach,
+// computed by the same compile, match and resolve code the proxy runs (ROUTING.md section 8).
+
+import { compile } from '../compile/compile.ts';
+import type { CompileOptions } from '../compile/compile-options.ts';
+import { endpointsForBackend, indexSlicesByService } from '../endpoints/service-endpoints.ts';
+import type { Diagnostic } from '../model/diagnostic.ts';
+import { type RequestFacts, resolveRequest } from '../routing/resolve-request.ts';
+import type { BackendRef, ResolvedBackend } from '../routing/route-table.ts';
+import type { ClusterSnapshot } from '../store/cluster-snapshot.ts';
+
+export interface ExplainAnswer {
+  readonly status: number;
+  readonly ingress: string | null;
+  readonly rule: { readonly host: string; readonly path: string; readonly pathType: string } | null;
+  readonly backend: BackendRef | null;
+  readonly upstreamPath: string | null;
+  readonly upstreamHeaders: Readonly<Record<string, string>>;
+  readonly location: string | null;
+  readonly endpoints: readonly string[];
+  readonly reason: string | null;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+export interface ExplainInput {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: ReadonlyMap<string, string>;
+}
+
+/** `http://host:port/path?q` or `host/path` (http assumed) → scheme, authority, target. */
+export function splitUrl(url: string): { scheme: 'http' | 'https'; authority: string; target: string } | undefined {
+  const found = /^(?:(https?):\/\/)?([^/?#]*)([^#]*)$/i.exec(url);
+  if (!found) return undefined;
+  const target = found[3] ?? '';
+  return {
+    scheme: found[1]?.toLowerCase() === 'https' ? 'https' : 'http',
+    authority: found[2] ?? '',
+    target: target === '' ? '/' : target.startsWith('?') ? `/${target}` : target,
+  };
+}
+
+function backendRefOf(backend: ResolvedBackend): BackendRef | null {
+  return backend.kind === 'unavailable' ? (backend.ref ?? null) : backend.ref;
+}
+
+export function explainRequest(snapshot: ClusterSnapshot, options: CompileOptions, input: ExplainInput): ExplainAnswer {
+  const { table, diagnostics } = compile(snapshot, options);
+  const base = {
+    ingress: null,
+    rule: null,
+    backend: null,
+    upstreamPath: null,
+    upstreamHeaders: {},
+    location: null,
+    endpoints: [],
+    reason: null,
+    diagnostics,
+  };
+  const parts = splitUrl(input.url);
+  if (!parts) return { ...base, status: 400, reason: 'URL is not http(s)://host/path' };
+  const facts: RequestFacts = {
+    scheme: parts.scheme,
+    hostHeader: input.headers.get('host') ?? (parts.authority || undefined),
+    target: parts.target,
+  };
+  const decision = resolveRequest(table, facts);
+  switch (decision.kind) {
+    case 'bad-request':
+      return { ...base, status: 400, reason: decision.reason };
+    case 'not-found':
+      return { ...base, status: 404, reason: 'no rule or default backend matches' };
+    case 'redirect':
+      return {
+        ...base,
+        status: decision.status,
+        ingress: decision.ingress ?? null,
+        rule: decision.route ? ruleOf(decision.route) : null,
+        backend: decision.route ? backendRefOf(decision.route.backend) : null,
+        location: decision.location,
+      };
+    case 'forward': {
+      const backend = decision.backend;
+      let endpoints: string[] = [];
+      let status = 200;
+      let reason: string | null = null;
+      if (backend.kind === 'service') {
+        const slices = indexSlicesByService(snapshot.endpointSlices.values()).get(backend.serviceKey);
+        endpoints = endpointsForBackend(backend, slices)
+          .filter((endpoint) => endpoint.ready)
+          .map((endpoint) => endpoint.id);
+        if (endpoints.length === 0) {
+          status = 503;
+          reason = `service ${backend.serviceKey} port ${backend.ref.port} has no ready endpoints`;
+        }
+      } else if (backend.kind === 'external-name') {
+        endpoints = [`${backend.hostname}:${backend.port}`];
+      } else {
+        status = 503;
+        reason = backend.reason;
+      }
+      return {
+        ...base,
+        status,
+        reason,
+        ingress: decision.ingress,
+        rule: decision.route ? ruleOf(decision.route) : null,
+        backend: backendRefOf(backend),
+        upstreamPath: decision.upstreamPath,
+        upstreamHeaders: decision.upstreamHeaders,
+        endpoints,
+      };
+    }
+  }
+}
+
+function ruleOf(route: { host: string; path: string; pathType: string }) {
+  return { host: route.host, path: route.path, pathType: route.pathType };
+}

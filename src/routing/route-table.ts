@@ -1,0 +1,123 @@
+// The compiled routing table: immutable data built by compile and read by every request.
+// A request reads the table reference once and uses that table to its end.
+
+export type IngressPathType = 'Exact' | 'Prefix' | 'ImplementationSpecific';
+
+/** How a route's path is compared with the request path (ROUTING.md section 3). */
+export type PathMatchKind = 'exact' | 'prefix' | 'regex';
+
+/** The backend as written in the Ingress; `port` is echoed as written (number or name). */
+export interface BackendRef {
+  readonly namespace: string;
+  readonly service: string;
+  readonly port: number | string;
+}
+
+/**
+ * Where traffic for a route goes once the Service has been looked at. Endpoints are not part
+ * of the table: they change without recompiling and are looked up by `endpointsKey`.
+ */
+export type ResolvedBackend =
+  | {
+      readonly kind: 'service';
+      readonly ref: BackendRef;
+      /** `ns/service` — the key of the Service's merged EndpointSlices */
+      readonly serviceKey: string;
+      /** the Service port's name: the EndpointSlice port with this name gives the target port */
+      readonly servicePortName: string;
+      readonly servicePort: number;
+      /** numeric targetPort, used when no slice port carries the Service port's name */
+      readonly targetPortNumber: number | undefined;
+      readonly appProtocol: string | undefined;
+      readonly sessionAffinity: 'None' | 'ClientIP';
+    }
+  | {
+      readonly kind: 'external-name';
+      readonly ref: BackendRef;
+      readonly hostname: string;
+      readonly port: number;
+    }
+  | {
+      /** Missing Service, unknown port, resource backend: answers 503 (ROUTING.md section 6). */
+      readonly kind: 'unavailable';
+      readonly ref: BackendRef | undefined;
+      readonly reason: string;
+    };
+
+/** Per-route behaviour taken from annotations; unset fields mean "not configured". */
+export interface RouteAttributes {
+  readonly rewriteTarget: string | undefined;
+  readonly xForwardedPrefix: string | undefined;
+  readonly appRoot: string | undefined;
+  readonly sslRedirect: boolean;
+  readonly forceSslRedirect: boolean;
+  readonly upstreamVhost: string | undefined;
+}
+
+/** A linear-time compiled pattern; `exec` returns the groups ($0..$n) or null. */
+export interface PathPattern {
+  readonly source: string;
+  exec(path: string): readonly (string | undefined)[] | null;
+}
+
+export interface Route {
+  /** `ns/name` of the Ingress that declared it */
+  readonly ingress: string;
+  readonly host: string;
+  readonly path: string;
+  readonly pathType: IngressPathType;
+  readonly match: PathMatchKind;
+  readonly pattern: PathPattern | undefined;
+  /** section 4 rank of the declaring Ingress: lower is older */
+  readonly ingressRank: number;
+  readonly backend: ResolvedBackend;
+  readonly attributes: RouteAttributes;
+}
+
+export interface HostDefaultBackend {
+  readonly ingress: string;
+  readonly backend: ResolvedBackend;
+}
+
+export interface HostTls {
+  /** the Ingress that owns the host's TLS (oldest wins) */
+  readonly ingress: string;
+  /** `ns/name` of the Secret, or undefined when the entry has no secretName */
+  readonly secretKey: string | undefined;
+  readonly attributes: RouteAttributes;
+}
+
+/** Everything compiled for one host entry: exact host, one-label wildcard, or host-less. */
+export interface HostRoutes {
+  /** `foo.com`, `*.foo.com`, or '' for host-less rules */
+  readonly host: string;
+  readonly lookup: PathLookup;
+  readonly routes: readonly Route[];
+  readonly defaultBackend: HostDefaultBackend | undefined;
+  readonly tls: HostTls | undefined;
+}
+
+/** Finds the winning route among one host entry's routes for a normalized path. */
+export interface PathLookup {
+  find(path: string): PathMatch | undefined;
+}
+
+export interface PathMatch {
+  readonly route: Route;
+  /** regex groups $0..$n when the route is a regex route */
+  readonly groups: readonly (string | undefined)[] | undefined;
+}
+
+export interface RouteTable {
+  readonly exactHosts: ReadonlyMap<string, HostRoutes>;
+  /** keyed by the suffix after `*.` */
+  readonly wildcardHosts: ReadonlyMap<string, HostRoutes>;
+  readonly hostless: HostRoutes | undefined;
+  /** from the oldest Ingress with a defaultBackend and no rules */
+  readonly catchAll: HostDefaultBackend | undefined;
+  /** every host named in a served Ingress's `spec.tls`, exact or wildcard, oldest Ingress winning */
+  readonly tlsHosts: ReadonlyMap<string, HostTls>;
+  /** `ns/name` of every Ingress this table serves (for status writing) */
+  readonly servedIngresses: readonly string[];
+  readonly routeCount: number;
+}
