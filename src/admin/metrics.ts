@@ -1,0 +1,74 @@
+// Every Prometheus metric Portico exports, declared in one place on an injected registry
+// (tests make their own registry; the process has one).
+
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export interface PorticoMetrics {
+  readonly registry: Registry;
+  /** labels: ingress, namespace, service, status_class (2xx..5xx) */
+  readonly requests: Counter<'ingress' | 'namespace' | 'service' | 'status_class'>;
+  readonly requestDuration: Histogram<'ingress' | 'namespace' | 'service' | 'status_class'>;
+  /** labels: reason (refused, reset, timeout, ...) */
+  readonly upstreamConnectErrors: Counter<'reason'>;
+  readonly retries: Counter<'namespace' | 'service'>;
+  /** labels: namespace, service, condition (ready, terminating) */
+  readonly endpoints: Gauge<'namespace' | 'service' | 'condition'>;
+  readonly tableBuilds: Counter<'result'>;
+  readonly tableBuildDuration: Histogram<never>;
+  readonly tableGeneration: Gauge<never>;
+}
+
+export function createMetrics(registry: Registry): PorticoMetrics {
+  const requestLabels = ['ingress', 'namespace', 'service', 'status_class'] as const;
+  return {
+    registry,
+    requests: new Counter({
+      name: 'portico_requests_total',
+      help: 'Requests answered, by Ingress, Service and status class',
+      labelNames: requestLabels,
+      registers: [registry],
+    }),
+    requestDuration: new Histogram({
+      name: 'portico_request_duration_seconds',
+      help: 'Time from request received to response finished',
+      labelNames: requestLabels,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+    upstreamConnectErrors: new Counter({
+      name: 'portico_upstream_connect_errors_total',
+      help: 'Failed connections to upstream endpoints, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    retries: new Counter({
+      name: 'portico_upstream_retries_total',
+      help: 'Requests retried on another endpoint',
+      labelNames: ['namespace', 'service'],
+      registers: [registry],
+    }),
+    endpoints: new Gauge({
+      name: 'portico_endpoints',
+      help: 'Endpoints per Service, by condition',
+      labelNames: ['namespace', 'service', 'condition'],
+      registers: [registry],
+    }),
+    tableBuilds: new Counter({
+      name: 'portico_table_builds_total',
+      help: 'Routing table compilations, by result',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    tableBuildDuration: new Histogram({
+      name: 'portico_table_build_duration_seconds',
+      help: 'Time to compile the routing table',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    tableGeneration: new Gauge({
+      name: 'portico_table_generation',
+      help: 'Generation of the routing table in force',
+      registers: [registry],
+    }),
+  };
+}
