@@ -4,10 +4,31 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { compile } from '../../src/compile/compile.ts';
+import type { ExplainAnswer } from '../../src/explain/explain-request.ts';
 import { explainRequest, splitUrl } from '../../src/explain/explain-request.ts';
 import { matchRequest } from '../../src/routing/match-request.ts';
 import { normalizeRequestHost, normalizeRequestTarget } from '../../src/routing/normalize-request.ts';
 import { describeMatch } from '../support/describe-match.ts';
+
+/** The answer field a row's `key=value` names; undefined for an unknown key. */
+function readAnswerKey(answer: ExplainAnswer, key: string): string | null | undefined {
+  if (key.startsWith('header.')) return answer.upstreamHeaders[key.slice('header.'.length)] ?? null;
+  switch (key) {
+    case 'upstream':
+      return answer.upstreamPath;
+    case 'location':
+      return answer.location;
+    case 'ingress':
+      return answer.ingress;
+    case 'rule':
+      return answer.rule?.path ?? null;
+    case 'endpoints':
+      return answer.endpoints.join(',');
+    default:
+      return undefined;
+  }
+}
+
 import { referenceMatch } from '../support/reference-matcher.ts';
 import { loadAllRoutingFixtures } from '../support/routing-fixture.ts';
 
@@ -36,18 +57,7 @@ for (const fixture of loadAllRoutingFixtures()) {
           assert.equal(backend, row.backend, context);
         }
         for (const [key, expected] of row.keys) {
-          const actual =
-            key === 'upstream'
-              ? answer.upstreamPath
-              : key === 'location'
-                ? answer.location
-                : key === 'ingress'
-                  ? answer.ingress
-                  : key === 'rule'
-                    ? (answer.rule?.path ?? null)
-                    : key === 'endpoints'
-                      ? answer.endpoints.join(',')
-                      : undefined;
+          const actual = readAnswerKey(answer, key);
           assert.notEqual(actual, undefined, `unknown key ${key}`);
           assert.equal(actual, expected === 'null' ? null : expected, context);
         }
