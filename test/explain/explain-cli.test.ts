@@ -1,0 +1,117 @@
+// `portico explain` as a user runs it: one JSON object on stdout, exit 0 for any answer
+// (a 404 included), non-zero with a one-line message for unreadable input.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+
+const CLI = new URL('../../src/cli.ts', import.meta.url).pathname;
+const MINIKUBE = new URL('../fixtures/routing/minikube-tutorial.yaml', import.meta.url).pathname;
+const ANSWER_KEYS = [
+  'backend',
+  'diagnostics',
+  'endpoints',
+  'ingress',
+  'location',
+  'reason',
+  'rule',
+  'status',
+  'upstreamHeaders',
+  'upstreamPath',
+];
+
+function explain(...args: string[]) {
+  const result = spawnSync(process.execPath, [CLI, 'explain', ...args], { encoding: 'utf8', timeout: 20_000 });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function parseSingleJson(stdout: string): Record<string, unknown> {
+  const lines = stdout.trim().split('\n');
+  assert.equal(lines.length, 1, `expected one line of JSON, got: ${stdout}`);
+  return JSON.parse(lines[0] as string);
+}
+
+describe('portico explain', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'portico-explain-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('answers the tutorial request with the web2 backend and its endpoint', () => {
+    const result = explain('--manifests', MINIKUBE, 'http://hello-world.info/v2');
+    assert.equal(result.code, 0, result.stderr);
+    const answer = parseSingleJson(result.stdout);
+    assert.deepEqual(Object.keys(answer).sort(), ANSWER_KEYS);
+    assert.equal(answer.status, 200);
+    assert.equal(answer.ingress, 'default/example-ingress');
+    assert.deepEqual(answer.rule, { host: 'hello-world.info', path: '/v2', pathType: 'Prefix' });
+    assert.deepEqual(answer.backend, { namespace: 'default', service: 'web2', port: 8080 });
+    assert.equal(answer.upstreamPath, '/v2');
+    assert.deepEqual(answer.endpoints, ['10.244.0.6:8080']);
+    assert.deepEqual(answer.diagnostics, []);
+  });
+
+  it('takes the Host from -H and reports a 404 as an answer with exit 0', () => {
+    const hit = parseSingleJson(
+      explain('--manifests', MINIKUBE, '-H', 'Host: hello-world.info', 'http://127.0.0.1:8080/').stdout,
+    );
+    assert.deepEqual(hit.backend, { namespace: 'default', service: 'web', port: 8080 });
+    const miss = explain('--manifests', MINIKUBE, 'http://nobody.example/');
+    assert.equal(miss.code, 0);
+    assert.equal(parseSingleJson(miss.stdout).status, 404);
+  });
+
+  it('reads JSON `kind: List` files and directories', () => {
+    const list = {
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        {
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: { name: 'svc', namespace: 'team' },
+          spec: { ports: [{ name: 'http', port: 80 }] },
+        },
+        {
+          apiVersion: 'networking.k8s.io/v1',
+          kind: 'Ingress',
+          metadata: { name: 'json', namespace: 'team' },
+          spec: {
+            rules: [
+              {
+                host: 'json.test',
+                http: {
+                  paths: [
+                    { path: '/', pathType: 'Prefix', backend: { service: { name: 'svc', port: { name: 'http' } } } },
+                  ],
+                },
+              },
+            ],
+          },
+        },
+      ],
+    };
+    const sub = join(dir, 'manifests');
+    mkdirSync(sub, { recursive: true });
+    writeFileSync(join(sub, 'list.json'), JSON.stringify(list));
+    writeFileSync(join(sub, 'notes.txt'), 'not a manifest');
+    const answer = parseSingleJson(explain('--manifests', sub, '--watch-ingress-without-class', 'json.test/x').stdout);
+    assert.equal(answer.status, 503, 'no EndpointSlices: the backend is known but has no endpoints');
+    assert.deepEqual(answer.backend, { namespace: 'team', service: 'svc', port: 'http' });
+    assert.equal(answer.ingress, 'team/json');
+  });
+
+  it('exits non-zero with one line for unparsable or missing input', () => {
+    const broken = join(dir, 'broken.yaml');
+    writeFileSync(broken, 'kind: Ingress\nmetadata: [unclosed\n');
+    const bad = explain('--manifests', broken, 'http://a/');
+    assert.notEqual(bad.code, 0);
+    assert.equal(bad.stdout, '');
+    assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+    assert.match(bad.stderr, /broken\.yaml/);
+    const missing = explain('--manifests', join(dir, 'nope.yaml'), 'http://a/');
+    assert.notEqual(missing.code, 0);
+    assert.equal(missing.stderr.trim().split('\n').length, 1, missing.stderr);
+  });
+});
