@@ -1,0 +1,70 @@
+// The command-line flags behind Config, declared once for `serve` and `demo`. Values stay
+// strings here; `buildConfig` checks them all together so every problem is reported at once.
+
+import type { Command } from 'commander';
+import {
+  type ConfigInput,
+  DEFAULT_ADMIN_PORT,
+  DEFAULT_BIND_ADDRESS,
+  DEFAULT_CONTROLLER_CLASS,
+  DEFAULT_HTTP_PORT,
+  DEFAULT_INGRESS_CLASS,
+  DEFAULT_LOG_LEVEL,
+  LOG_LEVELS,
+} from './config.ts';
+
+/** What commander hands the action for the options below (unset options are absent). */
+export interface ConfigFlags {
+  manifests?: string[];
+  httpPort?: string;
+  adminPort?: string;
+  bindAddress?: string;
+  ingressClass?: string;
+  controllerClass?: string;
+  watchIngressWithoutClass?: boolean;
+  logLevel?: string;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+export function addManifestOption(command: Command): Command {
+  return command.option(
+    '--manifests <file|dir>',
+    'manifest file or directory, watched for edits (repeatable)',
+    collect,
+  );
+}
+
+export function addListenerOptions(command: Command, bindAddress = DEFAULT_BIND_ADDRESS): Command {
+  return command
+    .option('--http-port <port>', 'port of the HTTP proxy listener (0: any free port)', String(DEFAULT_HTTP_PORT))
+    .option(
+      '--admin-port <port>',
+      'port of /healthz, /readyz and /metrics (0: any free port)',
+      String(DEFAULT_ADMIN_PORT),
+    )
+    .option('--bind-address <ip>', 'address both listeners bind to', bindAddress)
+    .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')}`, DEFAULT_LOG_LEVEL);
+}
+
+export function addClassOptions(command: Command): Command {
+  return command
+    .option('--ingress-class <name>', 'legacy kubernetes.io/ingress.class value we serve', DEFAULT_INGRESS_CLASS)
+    .option('--controller-class <name>', 'IngressClass spec.controller we serve', DEFAULT_CONTROLLER_CLASS)
+    .option('--watch-ingress-without-class', 'also serve Ingresses that name no class', false);
+}
+
+export function configInputFromFlags(flags: ConfigFlags): ConfigInput {
+  return {
+    manifests: flags.manifests ?? [],
+    httpPort: flags.httpPort,
+    adminPort: flags.adminPort,
+    bindAddress: flags.bindAddress,
+    ingressClass: flags.ingressClass,
+    controllerClass: flags.controllerClass,
+    watchIngressWithoutClass: flags.watchIngressWithoutClass,
+    logLevel: flags.logLevel,
+  };
+}

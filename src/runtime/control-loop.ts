@@ -1,0 +1,185 @@
+// The control loop: the one store of what the sources have read, and the one writer of the
+// table the proxy reads (ARCHITECTURE.md data flow).
+//
+//   apply(change) ─(routes may change)→ debounce (hold-off, hard maximum) → compile → swap
+//                 └(EndpointSlice)→ endpoint index, version bump (no compile)
+//
+// No table is built before the source says it has listed everything once (`markSynced`):
+// a table built from half a list would briefly route real hosts to 404 (Contour does the same).
+
+import type { ControlMetrics } from '../admin/control-metrics.ts';
+import type { PorticoMetrics } from '../admin/metrics.ts';
+import { compile as compileSnapshot } from '../compile/compile.ts';
+import type { CompileOptions } from '../compile/compile-options.ts';
+import type { Logger } from '../logging/create-logger.ts';
+import type { EndpointSliceRecord } from '../model/records.ts';
+import { applyChange, type ClusterChange, type ClusterSnapshot, EMPTY_SNAPSHOT } from '../store/cluster-snapshot.ts';
+import { type Clock, systemClock } from './clock.ts';
+import type { ClusterSink } from './cluster-sink.ts';
+import { createDebouncer, type Debouncer } from './debounce.ts';
+import { createDiagnosticTracker, type DiagnosticTracker } from './diagnostic-tracker.ts';
+import { EndpointIndex } from './endpoint-index.ts';
+import type { EndpointView, LiveState, RoutingState } from './live-state.ts';
+
+export interface ControlLoopOptions {
+  readonly compileOptions: CompileOptions;
+  readonly holdoffMs: number;
+  readonly maxDelayMs: number;
+  readonly logger: Logger;
+  readonly metrics: PorticoMetrics;
+  readonly controlMetrics: ControlMetrics;
+  readonly clock?: Clock;
+  /** the compiler; replaceable so tests can make a build fail */
+  readonly compile?: typeof compileSnapshot;
+}
+
+export class ControlLoop implements LiveState, ClusterSink {
+  readonly #options: ControlLoopOptions;
+  readonly #clock: Clock;
+  readonly #compile: typeof compileSnapshot;
+  readonly #debouncer: Debouncer;
+  readonly #diagnostics: DiagnosticTracker = createDiagnosticTracker();
+  readonly #endpoints = new EndpointIndex();
+  #snapshot: ClusterSnapshot = EMPTY_SNAPSHOT;
+  #routing: RoutingState;
+  #synced = false;
+  #closed = false;
+
+  constructor(options: ControlLoopOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#compile = options.compile ?? compileSnapshot;
+    // Generation 0 is the empty table the proxy sees before the first build (everything 404s).
+    this.#routing = Object.freeze({
+      table: this.#compile(EMPTY_SNAPSHOT, options.compileOptions).table,
+      generation: 0,
+    });
+    this.#debouncer = createDebouncer({
+      holdoffMs: options.holdoffMs,
+      maxDelayMs: Math.max(options.holdoffMs, options.maxDelayMs),
+      clock: this.#clock,
+      run: () => this.#rebuild(),
+    });
+  }
+
+  routing(): RoutingState {
+    return this.#routing;
+  }
+
+  get endpoints(): EndpointView {
+    return this.#endpoints;
+  }
+
+  get snapshot(): ClusterSnapshot {
+    return this.#snapshot;
+  }
+
+  /** the source has listed everything once and at least one table has been built */
+  get ready(): boolean {
+    return this.#synced && this.#routing.generation > 0;
+  }
+
+  apply(change: ClusterChange): void {
+    if (this.#closed) return;
+    const previousSlice =
+      change.type === 'upsert'
+        ? change.record.kind === 'EndpointSlice'
+          ? this.#snapshot.endpointSlices.get(change.record.key)
+          : undefined
+        : change.kind === 'EndpointSlice'
+          ? this.#snapshot.endpointSlices.get(change.key)
+          : undefined;
+    const applied = applyChange(this.#snapshot, change);
+    this.#snapshot = applied.snapshot;
+    if (applied.endpointsChanged) {
+      const nextSlice = change.type === 'upsert' ? (change.record as EndpointSliceRecord) : undefined;
+      for (const serviceKey of this.#endpoints.replaceSlice(previousSlice, nextSlice)) {
+        this.#publishEndpointCounts(serviceKey);
+      }
+    }
+    if (applied.routesChanged) {
+      if (this.#synced) this.#debouncer.request();
+    }
+  }
+
+  /** The source has delivered its full initial list: build the first table now. */
+  markSynced(): void {
+    if (this.#closed || this.#synced) return;
+    this.#synced = true;
+    this.#rebuild();
+  }
+
+  /** Builds now if a rebuild is waiting for its hold-off (tests, shutdown). */
+  flush(): void {
+    this.#debouncer.flush();
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#debouncer.cancel();
+  }
+
+  #rebuild(): void {
+    if (this.#closed) return;
+    const { logger, metrics, controlMetrics, compileOptions } = this.#options;
+    const snapshot = this.#snapshot;
+    const startedAt = this.#clock.now();
+    let result: ReturnType<typeof compileSnapshot>;
+    try {
+      result = this.#compile(snapshot, compileOptions);
+    } catch (error) {
+      // compile is written never to throw; if it does anyway, the last good table stays.
+      metrics.tableBuilds.inc({ result: 'error' });
+      logger.error(
+        { err: error, generation: this.#routing.generation },
+        'routing table build failed; keeping the last table',
+      );
+      return;
+    }
+    const durationMs = this.#clock.now() - startedAt;
+    const generation = this.#routing.generation + 1;
+    this.#routing = Object.freeze({ table: result.table, generation });
+
+    metrics.tableBuilds.inc({ result: 'success' });
+    metrics.tableBuildDuration.observe(durationMs / 1000);
+    metrics.tableGeneration.set(generation);
+    const changes = this.#diagnostics.update(result.diagnostics);
+    controlMetrics.diagnostics.reset();
+    for (const [code, count] of changes.countsByCode) controlMetrics.diagnostics.set({ code }, count);
+    for (const diagnostic of changes.appeared) {
+      controlMetrics.diagnosticsReported.inc({ code: diagnostic.code });
+      logger.warn({ object: diagnostic.object, code: diagnostic.code }, diagnostic.reason);
+    }
+    for (const diagnostic of changes.resolved) {
+      logger.info({ object: diagnostic.object, code: diagnostic.code }, `resolved: ${diagnostic.reason}`);
+    }
+    logger.info(
+      {
+        generation,
+        routes: result.table.routeCount,
+        ingresses: result.table.servedIngresses.length,
+        diagnostics: result.diagnostics.length,
+        durationMs: Math.round(durationMs * 1000) / 1000,
+      },
+      'routing table swapped',
+    );
+  }
+
+  #publishEndpointCounts(serviceKey: string): void {
+    const slash = serviceKey.indexOf('/');
+    const labels = { namespace: serviceKey.slice(0, slash), service: serviceKey.slice(slash + 1) };
+    const counts = this.#endpoints.conditionCounts(serviceKey);
+    const gauge = this.#options.metrics.endpoints;
+    if (!counts) {
+      gauge.remove({ ...labels, condition: 'ready' });
+      gauge.remove({ ...labels, condition: 'terminating' });
+      return;
+    }
+    gauge.set({ ...labels, condition: 'ready' }, counts.ready);
+    gauge.set({ ...labels, condition: 'terminating' }, counts.terminating);
+    this.#options.logger.debug(
+      { service: serviceKey, ...counts, version: this.#endpoints.version },
+      'endpoints updated',
+    );
+  }
+}

@@ -1,0 +1,151 @@
+// Config validation, one row per case: the flags as typed, and either the fields expected
+// in the frozen Config or the exact one-line problems.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { buildConfig, type Config, type ConfigInput } from '../../src/config/config.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'portico-config-'));
+const file = join(dir, 'objects.yaml');
+writeFileSync(file, '');
+const missing = join(dir, 'missing.yaml');
+
+interface Row {
+  readonly name: string;
+  readonly input: ConfigInput;
+  readonly expect?: Partial<Omit<Config, 'compile'>> & { readonly compile?: Partial<Config['compile']> };
+  readonly problems?: readonly string[];
+}
+
+const rows: readonly Row[] = [
+  {
+    name: 'defaults',
+    input: { manifests: [dir] },
+    expect: {
+      manifests: [dir],
+      httpPort: 8080,
+      adminPort: 10254,
+      bindAddress: '0.0.0.0',
+      logLevel: 'info',
+      compile: {
+        ingressClass: 'portico',
+        controllerClass: 'portico.dev/ingress-controller',
+        watchIngressWithoutClass: false,
+      },
+      rebuildHoldoffMs: 50,
+      rebuildMaxDelayMs: 500,
+    },
+  },
+  {
+    name: 'every flag set',
+    input: {
+      manifests: [file, dir],
+      httpPort: '80',
+      adminPort: '0',
+      bindAddress: '::1',
+      ingressClass: 'edge',
+      controllerClass: 'example.com/edge',
+      watchIngressWithoutClass: true,
+      logLevel: 'DEBUG',
+    },
+    expect: {
+      manifests: [file, dir],
+      httpPort: 80,
+      adminPort: 0,
+      bindAddress: '::1',
+      logLevel: 'debug',
+      compile: { ingressClass: 'edge', controllerClass: 'example.com/edge', watchIngressWithoutClass: true },
+    },
+  },
+  { name: 'both ports 0 is fine', input: { manifests: [dir], httpPort: '0', adminPort: '0' }, expect: {} },
+  {
+    name: 'no manifests',
+    input: {},
+    problems: ['--manifests is required: give at least one manifest file or directory'],
+  },
+  {
+    name: 'missing manifest path',
+    input: { manifests: [dir, missing] },
+    problems: [`--manifests "${missing}" does not exist`],
+  },
+  {
+    name: 'port out of range',
+    input: { manifests: [dir], httpPort: '65536' },
+    problems: ['--http-port "65536" is not a port: use 1-65535 (or 0 for any free port)'],
+  },
+  {
+    name: 'port not a number',
+    input: { manifests: [dir], adminPort: 'http' },
+    problems: ['--admin-port "http" is not a port: use 1-65535 (or 0 for any free port)'],
+  },
+  {
+    name: 'negative port',
+    input: { manifests: [dir], adminPort: '-1' },
+    problems: ['--admin-port "-1" is not a port: use 1-65535 (or 0 for any free port)'],
+  },
+  {
+    name: 'same port twice',
+    input: { manifests: [dir], httpPort: '9000', adminPort: '9000' },
+    problems: ['--http-port and --admin-port are both 9000; each listener needs its own port'],
+  },
+  {
+    name: 'default admin port given as http port',
+    input: { manifests: [dir], httpPort: '10254' },
+    problems: ['--http-port and --admin-port are both 10254; each listener needs its own port'],
+  },
+  {
+    name: 'bad bind address',
+    input: { manifests: [dir], bindAddress: 'example.com' },
+    problems: ['--bind-address "example.com" is not an IP address (or "localhost")'],
+  },
+  {
+    name: 'bad log level',
+    input: { manifests: [dir], logLevel: 'loud' },
+    problems: ['--log-level "loud" is not one of fatal, error, warn, info, debug, trace, silent'],
+  },
+  {
+    name: 'empty class names',
+    input: { manifests: [dir], ingressClass: '', controllerClass: 'a b' },
+    problems: [
+      '--ingress-class "" must be 1-250 characters without spaces',
+      '--controller-class "a b" must be 1-250 characters without spaces',
+    ],
+  },
+  {
+    name: 'every problem at once, in flag order',
+    input: { httpPort: '99999', adminPort: 'x', logLevel: 'loud' },
+    problems: [
+      '--manifests is required: give at least one manifest file or directory',
+      '--http-port "99999" is not a port: use 1-65535 (or 0 for any free port)',
+      '--admin-port "x" is not a port: use 1-65535 (or 0 for any free port)',
+      '--log-level "loud" is not one of fatal, error, warn, info, debug, trace, silent',
+    ],
+  },
+];
+
+describe('buildConfig', () => {
+  for (const row of rows) {
+    it(row.name, () => {
+      const result = buildConfig(row.input);
+      if (row.problems) {
+        assert.equal(result.ok, false);
+        if (!result.ok) assert.deepEqual(result.problems, row.problems);
+        return;
+      }
+      assert.ok(result.ok, result.ok ? '' : result.problems.join('\n'));
+      const { compile, ...rest } = row.expect ?? {};
+      for (const [key, value] of Object.entries(rest)) {
+        assert.deepEqual(result.config[key as keyof Config], value, key);
+      }
+      for (const [key, value] of Object.entries(compile ?? {})) {
+        assert.deepEqual(result.config.compile[key as keyof Config['compile']], value, `compile.${key}`);
+      }
+      assert.ok(Object.isFrozen(result.config));
+      assert.ok(Object.isFrozen(result.config.compile));
+      assert.ok(Object.isFrozen(result.config.manifests));
+    });
+  }
+});

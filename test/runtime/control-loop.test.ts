@@ -1,0 +1,275 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Registry } from 'prom-client';
+import { createControlMetrics } from '../../src/admin/control-metrics.ts';
+import { createMetrics } from '../../src/admin/metrics.ts';
+import { compile } from '../../src/compile/compile.ts';
+import { DEFAULT_COMPILE_OPTIONS } from '../../src/compile/compile-options.ts';
+import type { ServiceBackend } from '../../src/endpoints/service-endpoints.ts';
+import type { ClusterRecord } from '../../src/model/records.ts';
+import { matchRequest } from '../../src/routing/match-request.ts';
+import { ControlLoop } from '../../src/runtime/control-loop.ts';
+import { parseManifestText } from '../../src/standalone/read-manifests.ts';
+import { captureLogger, LEVEL } from './capture-logger.ts';
+import { ManualClock } from './manual-clock.ts';
+
+function records(yaml: string): ClusterRecord[] {
+  const parsed = parseManifestText(yaml, 'inline.yaml');
+  assert.deepEqual(parsed.problems, []);
+  return parsed.records;
+}
+
+function one(yaml: string): ClusterRecord {
+  const [record] = records(yaml);
+  assert.ok(record);
+  return record;
+}
+
+const BASE = `
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: { name: portico }
+spec: { controller: portico.dev/ingress-controller }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: web, namespace: default }
+spec: { ports: [{ port: 8080, targetPort: 8080 }] }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: web2, namespace: default }
+spec: { ports: [{ port: 8080, targetPort: 8080 }] }
+`;
+
+function ingress(path: string, service: string, name = 'example'): ClusterRecord {
+  return one(`
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: { name: ${name}, namespace: default }
+spec:
+  ingressClassName: portico
+  rules:
+    - host: hello-world.info
+      http:
+        paths:
+          - { path: ${path}, pathType: Prefix, backend: { service: { name: ${service}, port: { number: 8080 } } } }
+`);
+}
+
+function slice(name: string, service: string, addresses: Record<string, { ready?: boolean; terminating?: boolean }>) {
+  const endpoints = Object.entries(addresses)
+    .map(([address, conditions]) => `  - { addresses: [${address}], conditions: ${JSON.stringify(conditions)} }`)
+    .join('\n');
+  return one(`
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: ${name}, namespace: default, labels: { kubernetes.io/service-name: ${service} } }
+addressType: IPv4
+ports: [{ name: '', port: 18080 }]
+endpoints:
+${endpoints}
+`);
+}
+
+function setup(options: { compile?: typeof compile } = {}) {
+  const clock = new ManualClock();
+  const { logger, lines } = captureLogger();
+  const registry = new Registry();
+  const metrics = createMetrics(registry);
+  const loop = new ControlLoop({
+    compileOptions: DEFAULT_COMPILE_OPTIONS,
+    holdoffMs: 50,
+    maxDelayMs: 500,
+    logger,
+    metrics,
+    controlMetrics: createControlMetrics(registry),
+    clock,
+    ...(options.compile ? { compile: options.compile } : {}),
+  });
+  for (const record of records(BASE)) loop.apply({ type: 'upsert', record });
+  return { clock, lines, registry, loop };
+}
+
+function backendFor(loop: ControlLoop, path: string): ServiceBackend {
+  const result = matchRequest(loop.routing().table, 'hello-world.info', path);
+  assert.equal(result.kind, 'route', JSON.stringify(result));
+  const backend = result.kind === 'route' ? result.match.route.backend : undefined;
+  assert.equal(backend?.kind, 'service');
+  return backend as ServiceBackend;
+}
+
+async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === name);
+  const value = metric?.values.find((v) =>
+    Object.entries(labels).every(([key, expected]) => String(v.labels[key]) === expected),
+  );
+  return value?.value ?? 0;
+}
+
+describe('control loop', () => {
+  it('builds nothing before the source has synced, then builds at once', () => {
+    const { loop } = setup();
+    loop.apply({ type: 'upsert', record: ingress('/', 'web') });
+    assert.equal(loop.routing().generation, 0);
+    assert.equal(loop.ready, false);
+    assert.equal(matchRequest(loop.routing().table, 'hello-world.info', '/').kind, 'not-found');
+    loop.markSynced();
+    assert.equal(loop.routing().generation, 1);
+    assert.equal(loop.ready, true);
+    assert.equal(backendFor(loop, '/').serviceKey, 'default/web');
+  });
+
+  it('debounces route changes and swaps the table atomically', () => {
+    const { clock, loop } = setup();
+    loop.apply({ type: 'upsert', record: ingress('/', 'web') });
+    loop.markSynced();
+    const before = loop.routing();
+    loop.apply({ type: 'upsert', record: ingress('/', 'web2') });
+    loop.apply({ type: 'upsert', record: ingress('/v2', 'web2', 'second') });
+    clock.advance(49);
+    assert.equal(loop.routing(), before, 'no swap inside the hold-off');
+    clock.advance(1);
+    const after = loop.routing();
+    assert.equal(after.generation, 2, 'two changes, one build');
+    assert.equal(backendFor(loop, '/').serviceKey, 'default/web2');
+    assert.equal(backendFor(loop, '/v2/x').serviceKey, 'default/web2');
+    // The old state object is untouched: a request holding it finishes on the old table.
+    assert.equal(before.generation, 1);
+    assert.equal(matchRequest(before.table, 'hello-world.info', '/v2').kind, 'route');
+    assert.ok(Object.isFrozen(after));
+  });
+
+  it('EndpointSlice changes take the fast path: new endpoints, new version, no rebuild', async () => {
+    const { clock, loop, registry } = setup();
+    loop.apply({ type: 'upsert', record: ingress('/', 'web') });
+    loop.markSynced();
+    const backend = backendFor(loop, '/');
+    assert.deepEqual(loop.endpoints.endpointsFor(backend), []);
+    const version0 = loop.endpoints.version;
+
+    loop.apply({ type: 'upsert', record: slice('web-a', 'web', { '127.0.0.11': {}, '127.0.0.12': {} }) });
+    assert.deepEqual(
+      loop.endpoints.endpointsFor(backend).map((e) => e.id),
+      ['127.0.0.11:18080', '127.0.0.12:18080'],
+    );
+    assert.ok(loop.endpoints.version > version0);
+    assert.equal(await metricValue(registry, 'portico_endpoints', { service: 'web', condition: 'ready' }), 2);
+
+    const version1 = loop.endpoints.version;
+    loop.apply({
+      type: 'upsert',
+      record: slice('web-b', 'web', { '127.0.0.13': { ready: false, terminating: true } }),
+    });
+    const endpoints = loop.endpoints.endpointsFor(backend);
+    assert.deepEqual(
+      endpoints.map((e) => `${e.id} ready=${e.ready} terminating=${e.terminating}`),
+      [
+        '127.0.0.11:18080 ready=true terminating=false',
+        '127.0.0.12:18080 ready=true terminating=false',
+        '127.0.0.13:18080 ready=false terminating=true',
+      ],
+    );
+    assert.ok(Object.isFrozen(endpoints));
+    assert.equal(loop.endpoints.endpointsFor(backend), endpoints, 'cached until the Service changes');
+    assert.ok(loop.endpoints.version > version1);
+    assert.equal(await metricValue(registry, 'portico_endpoints', { service: 'web', condition: 'terminating' }), 1);
+
+    loop.apply({ type: 'delete', kind: 'EndpointSlice', key: 'default/web-a' });
+    assert.deepEqual(
+      loop.endpoints.endpointsFor(backend).map((e) => e.id),
+      ['127.0.0.13:18080'],
+    );
+    loop.apply({ type: 'delete', kind: 'EndpointSlice', key: 'default/web-b' });
+    assert.deepEqual(loop.endpoints.endpointsFor(backend), []);
+    clock.advance(10_000);
+    assert.equal(loop.routing().generation, 1, 'no table was rebuilt for endpoint changes');
+    assert.equal(await metricValue(registry, 'portico_table_builds_total', { result: 'success' }), 1);
+  });
+
+  it('a slice moved to another Service leaves the first one', () => {
+    const { loop } = setup();
+    loop.apply({ type: 'upsert', record: ingress('/', 'web') });
+    loop.apply({ type: 'upsert', record: ingress('/v2', 'web2', 'second') });
+    loop.markSynced();
+    loop.apply({ type: 'upsert', record: slice('moving', 'web', { '127.0.0.11': {} }) });
+    loop.apply({ type: 'upsert', record: slice('moving', 'web2', { '127.0.0.21': {} }) });
+    assert.deepEqual(loop.endpoints.endpointsFor(backendFor(loop, '/')), []);
+    assert.deepEqual(
+      loop.endpoints.endpointsFor(backendFor(loop, '/v2')).map((e) => e.id),
+      ['127.0.0.21:18080'],
+    );
+  });
+
+  it('logs each distinct diagnostic once, however many rebuilds, and counts it', async () => {
+    const { clock, loop, lines, registry } = setup();
+    loop.apply({ type: 'upsert', record: ingress('/', 'missing-service') });
+    loop.markSynced();
+    for (let i = 0; i < 3; i++) {
+      loop.apply({ type: 'upsert', record: ingress(`/other${i}`, 'web', `extra${i}`) });
+      clock.advance(100);
+    }
+    assert.equal(loop.routing().generation, 4);
+    const warnings = lines.filter((line) => line.level === LEVEL.warn);
+    assert.equal(warnings.length, 1, JSON.stringify(warnings));
+    assert.equal(warnings[0]?.object, 'Ingress default/example');
+    const code = String(warnings[0]?.code);
+    assert.equal(await metricValue(registry, 'portico_diagnostics_reported_total', { code }), 1);
+    assert.equal(await metricValue(registry, 'portico_diagnostics', { code }), 1);
+
+    // Fixed: the gauge drops, a resolution line is logged; broken again: logged again.
+    loop.apply({ type: 'upsert', record: ingress('/', 'web') });
+    clock.advance(100);
+    assert.equal(await metricValue(registry, 'portico_diagnostics', { code }), 0);
+    assert.ok(lines.some((line) => String(line.msg).startsWith('resolved: ')));
+    loop.apply({ type: 'upsert', record: ingress('/', 'missing-service') });
+    clock.advance(100);
+    assert.equal(lines.filter((line) => line.level === LEVEL.warn).length, 2);
+    assert.equal(await metricValue(registry, 'portico_diagnostics_reported_total', { code }), 2);
+  });
+
+  it('counts builds and records their duration and generation', async () => {
+    const { clock, loop, registry } = setup();
+    loop.markSynced();
+    loop.apply({ type: 'upsert', record: ingress('/', 'web') });
+    clock.advance(100);
+    assert.equal(await metricValue(registry, 'portico_table_builds_total', { result: 'success' }), 2);
+    assert.equal(await metricValue(registry, 'portico_table_generation'), 2);
+    const text = await registry.metrics();
+    assert.match(text, /portico_table_build_duration_seconds_count 2/);
+  });
+
+  it('a build that throws keeps the last table and is counted as an error', async () => {
+    let fail = false;
+    const { clock, loop, lines, registry } = setup({
+      compile: (snapshot, options) => {
+        if (fail) throw new Error('boom');
+        return compile(snapshot, options);
+      },
+    });
+    loop.apply({ type: 'upsert', record: ingress('/', 'web') });
+    loop.markSynced();
+    const good = loop.routing();
+    fail = true;
+    loop.apply({ type: 'upsert', record: ingress('/', 'web2') });
+    clock.advance(100);
+    assert.equal(loop.routing(), good);
+    assert.equal(await metricValue(registry, 'portico_table_builds_total', { result: 'error' }), 1);
+    assert.ok(lines.some((line) => line.level === LEVEL.error));
+    fail = false;
+    loop.apply({ type: 'upsert', record: ingress('/', 'web2') });
+    clock.advance(100);
+    assert.equal(loop.routing().generation, 2);
+  });
+
+  it('close stops pending rebuilds and ignores later changes', () => {
+    const { clock, loop } = setup();
+    loop.markSynced();
+    loop.apply({ type: 'upsert', record: ingress('/', 'web') });
+    loop.close();
+    clock.advance(1_000);
+    loop.apply({ type: 'upsert', record: ingress('/', 'web2') });
+    clock.advance(1_000);
+    assert.equal(loop.routing().generation, 1);
+  });
+});
