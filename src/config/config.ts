@@ -70,7 +70,8 @@ const MAX_PORT = 65_535;
 /** IngressClass `spec.controller` is a domain-prefixed path of at most 250 characters (networking/v1 API docs). */
 const MAX_CONTROLLER_CLASS_LENGTH = 250;
 
-function parsePort(flag: string, raw: string | undefined, fallback: number, problems: string[]): number {
+/** Checks one port flag; a bad value adds a problem line and returns the fallback. */
+export function parsePortFlag(flag: string, raw: string | undefined, fallback: number, problems: string[]): number {
   if (raw === undefined) return fallback;
   const trimmed = raw.trim();
   const value = /^\d{1,5}$/.test(trimmed) ? Number(trimmed) : Number.NaN;
@@ -118,8 +119,8 @@ export function buildConfig(input: ConfigInput): ConfigResult {
   const manifests = [...(input.manifests ?? [])];
   checkManifestPaths(manifests, problems);
 
-  const httpPort = parsePort('--http-port', input.httpPort, DEFAULT_HTTP_PORT, problems);
-  const adminPort = parsePort('--admin-port', input.adminPort, DEFAULT_ADMIN_PORT, problems);
+  const httpPort = parsePortFlag('--http-port', input.httpPort, DEFAULT_HTTP_PORT, problems);
+  const adminPort = parsePortFlag('--admin-port', input.adminPort, DEFAULT_ADMIN_PORT, problems);
   if (httpPort === adminPort && httpPort !== 0) {
     problems.push(`--http-port and --admin-port are both ${httpPort}; each listener needs its own port`);
   }

@@ -1,0 +1,165 @@
+// The manifest source against real files and real fs.watch events.
+
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, it } from 'node:test';
+import type { ClusterSink } from '../../src/runtime/cluster-sink.ts';
+import { ManifestSource } from '../../src/standalone/manifest-source.ts';
+import type { ClusterChange } from '../../src/store/cluster-snapshot.ts';
+import { captureLogger, LEVEL } from '../runtime/capture-logger.ts';
+import { waitFor } from './wait-for.ts';
+
+function service(name: string, port: number): string {
+  return `apiVersion: v1
+kind: Service
+metadata: { name: ${name}, namespace: default }
+spec: { ports: [{ port: ${port} }] }
+`;
+}
+
+function describeChange(change: ClusterChange): string {
+  if (change.type === 'delete') return `delete ${change.kind} ${change.key}`;
+  const record = change.record;
+  const port = record.kind === 'Service' ? `:${record.ports[0]?.port}` : '';
+  return `upsert ${record.kind} ${record.key}${port}`;
+}
+
+class RecordingSink implements ClusterSink {
+  changes: string[] = [];
+  synced = 0;
+  apply(change: ClusterChange): void {
+    this.changes.push(describeChange(change));
+  }
+  markSynced(): void {
+    this.synced++;
+  }
+  take(): string[] {
+    const taken = this.changes;
+    this.changes = [];
+    return taken.sort();
+  }
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function setup(layout: Record<string, string>, paths?: (dir: string) => string[]) {
+  const dir = await mkdtemp(join(tmpdir(), 'portico-manifests-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  for (const [name, text] of Object.entries(layout)) {
+    await mkdir(join(dir, name, '..'), { recursive: true });
+    await writeFile(join(dir, name), text);
+  }
+  const sink = new RecordingSink();
+  const { logger, lines } = captureLogger();
+  const source = new ManifestSource({
+    paths: paths ? paths(dir) : [dir],
+    sink,
+    logger,
+    holdoffMs: 20,
+    maxDelayMs: 200,
+  });
+  cleanups.push(() => source.close());
+  await source.start();
+  return { dir, sink, source, lines };
+}
+
+describe('manifest source', () => {
+  it('loads every file under the directories, then marks the sink synced once', async () => {
+    const { sink } = await setup({
+      'a.yaml': service('a', 80),
+      'nested/b.yml': `${service('b', 81)}---\n${service('c', 82)}`,
+      'ignored.txt': service('ignored', 1),
+      '.hidden.yaml': service('hidden', 1),
+      'deployment.yaml': 'apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: d }\n',
+    });
+    assert.deepEqual(sink.take(), [
+      'upsert Service default/a:80',
+      'upsert Service default/b:81',
+      'upsert Service default/c:82',
+    ]);
+    assert.equal(sink.synced, 1);
+  });
+
+  it('applies an edit, a new file and a removed file, only for what changed', async () => {
+    const { dir, sink } = await setup({ 'a.yaml': service('a', 80), 'b.yaml': service('b', 81) });
+    sink.take();
+
+    await writeFile(join(dir, 'a.yaml'), service('a', 90));
+    assert.deepEqual(await waitFor('the edit', () => sink.changes.length > 0 && sink.take()), [
+      'upsert Service default/a:90',
+    ]);
+
+    await writeFile(join(dir, 'c.yaml'), service('c', 82));
+    assert.deepEqual(await waitFor('the new file', () => sink.changes.length > 0 && sink.take()), [
+      'upsert Service default/c:82',
+    ]);
+
+    await rm(join(dir, 'b.yaml'));
+    assert.deepEqual(await waitFor('the removal', () => sink.changes.length > 0 && sink.take()), [
+      'delete Service default/b',
+    ]);
+  });
+
+  it('follows a file argument replaced by rename, as editors save', async () => {
+    const { dir, sink, source } = await setup({ 'a.yaml': service('a', 80) }, (d) => [join(d, 'a.yaml')]);
+    sink.take();
+    await writeFile(join(dir, '.a.yaml.swp'), service('a', 91));
+    await rename(join(dir, '.a.yaml.swp'), join(dir, 'a.yaml'));
+    assert.deepEqual(await waitFor('the renamed file', () => sink.changes.length > 0 && sink.take()), [
+      'upsert Service default/a:91',
+    ]);
+    await source.rescan();
+    assert.deepEqual(sink.take(), [], 'rescanning unchanged files changes nothing');
+  });
+
+  it('a broken edit keeps the last good objects and logs one error line', async () => {
+    const { dir, sink, source, lines } = await setup({ 'a.yaml': service('a', 80), 'b.yaml': service('b', 81) });
+    sink.take();
+    await writeFile(join(dir, 'a.yaml'), 'kind: Service\nmetadata: { name: [oops\n');
+    const error = await waitFor('the error line', () => lines.find((line) => line.level === LEVEL.error));
+    assert.match(error.msg, /a\.yaml: .*; keeping the file's last good objects/);
+    await source.rescan();
+    await source.rescan();
+    assert.equal(lines.filter((line) => line.level === LEVEL.error).length, 1, 'the same broken text is reported once');
+    assert.deepEqual(sink.take(), [], 'nothing was removed or changed');
+
+    // A file that parses as YAML but holds an invalid object is just as broken.
+    await writeFile(join(dir, 'a.yaml'), 'apiVersion: v1\nkind: Service\nmetadata: { namespace: default }\n');
+    await waitFor('the second error line', () => lines.filter((line) => line.level === LEVEL.error).length === 2);
+    assert.deepEqual(sink.take(), []);
+
+    await writeFile(join(dir, 'a.yaml'), service('a', 85));
+    assert.deepEqual(await waitFor('the fix', () => sink.changes.length > 0 && sink.take()), [
+      'upsert Service default/a:85',
+    ]);
+  });
+
+  it('when two files define one object the later file wins, and removing it falls back', async () => {
+    const { dir, sink, lines } = await setup({ 'a.yaml': service('same', 80), 'b.yaml': service('same', 81) });
+    assert.deepEqual(sink.take(), ['upsert Service default/same:81']);
+    assert.ok(lines.some((line) => line.msg === 'object defined twice; the later file wins'));
+    await rm(join(dir, 'b.yaml'));
+    assert.deepEqual(await waitFor('the fallback', () => sink.changes.length > 0 && sink.take()), [
+      'upsert Service default/same:80',
+    ]);
+  });
+
+  it('a removed directory argument removes its objects', async () => {
+    const { dir, sink } = await setup({ 'sub/a.yaml': service('a', 80), 'b.yaml': service('b', 81) }, (d) => [
+      join(d, 'sub'),
+      join(d, 'b.yaml'),
+    ]);
+    sink.take();
+    await rm(join(dir, 'sub'), { recursive: true });
+    // The watch on a removed directory may or may not report; the file argument's directory does.
+    await writeFile(join(dir, 'b.yaml'), service('b', 81));
+    assert.deepEqual(await waitFor('the removal', () => sink.changes.length > 0 && sink.take()), [
+      'delete Service default/a',
+    ]);
+  });
+});
