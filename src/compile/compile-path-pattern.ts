@@ -6,13 +6,28 @@
 
 import RE2 from 're2';
 import type { PathPattern } from '../routing/route-table.ts';
+import { countCaptureGroups } from './count-capture-groups.ts';
 import { MAX_PATH_LENGTH } from './validate-path.ts';
 
 export type PatternCheck =
   | { readonly ok: true; readonly pattern: PathPattern; readonly groupCount: number }
   | { readonly ok: false; readonly code: 'InvalidRegex' | 'BacktrackingRegex'; readonly reason: string };
 
+// RE2 compilation dominates compile time (about 100 µs a pattern). The result depends only on
+// the path string and is immutable, so it is memoized: a rebuild pays only for new patterns.
+const MEMO_LIMIT = 50_000;
+const memo = new Map<string, PatternCheck>();
+
 export function compilePathPattern(path: string): PatternCheck {
+  const known = memo.get(path);
+  if (known) return known;
+  const checked = compileUncached(path);
+  if (memo.size >= MEMO_LIMIT) memo.clear();
+  memo.set(path, checked);
+  return checked;
+}
+
+function compileUncached(path: string): PatternCheck {
   if (path.length > MAX_PATH_LENGTH) {
     return { ok: false, code: 'InvalidRegex', reason: `regex path is longer than ${MAX_PATH_LENGTH} characters` };
   }
@@ -26,7 +41,7 @@ export function compilePathPattern(path: string): PatternCheck {
   } catch (error) {
     return explainRejection(path, error);
   }
-  const groupCount = countGroups(compiled);
+  const groupCount = countCaptureGroups(path);
   const pattern: PathPattern = Object.freeze({
     source: path,
     exec(candidate: string) {
@@ -34,7 +49,7 @@ export function compilePathPattern(path: string): PatternCheck {
       return found ? Array.from(found, (group) => group as string | undefined) : null;
     },
   });
-  return { ok: true, pattern, groupCount };
+  return Object.freeze({ ok: true, pattern, groupCount });
 }
 
 function explainRejection(path: string, error: unknown): PatternCheck {
@@ -54,12 +69,4 @@ function explainRejection(path: string, error: unknown): PatternCheck {
         reason: `regex path ${JSON.stringify(path)} needs backtracking (backreferences or lookaround), which Portico refuses so matching stays linear-time (${detail})`,
       }
     : { ok: false, code: 'InvalidRegex', reason: `regex path ${JSON.stringify(path)} does not compile: ${detail}` };
-}
-
-function countGroups(compiled: RE2): number {
-  // With an extra empty alternative the pattern always matches '', and exec reports
-  // every capturing group (unmatched ones as undefined): its length is groups + 1.
-  const probe = new RE2(`${compiled.source}|`, compiled.flags);
-  const found = probe.exec('');
-  return found ? found.length - 1 : 0;
 }

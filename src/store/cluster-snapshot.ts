@@ -51,9 +51,39 @@ const COLLECTION_OF: Readonly<Record<ClusterRecordKind, CollectionName>> = {
 };
 
 export function snapshotFromRecords(records: Iterable<ClusterRecord>): ClusterSnapshot {
-  let snapshot = EMPTY_SNAPSHOT;
-  for (const record of records) snapshot = applyChange(snapshot, { type: 'upsert', record }).snapshot;
-  return snapshot;
+  const changes: ClusterChange[] = [];
+  for (const record of records) changes.push({ type: 'upsert', record });
+  return applyChanges(EMPTY_SNAPSHOT, changes).snapshot;
+}
+
+/**
+ * Applies a batch with one copy per touched kind. Applying changes one at a time copies a
+ * collection per change, which is quadratic over an initial list of thousands of objects:
+ * callers with more than one change (initial lists, debounced bursts) use this.
+ */
+export function applyChanges(snapshot: ClusterSnapshot, changes: Iterable<ClusterChange>): AppliedChange {
+  const copies = new Map<CollectionName, Map<ObjectKey, ClusterRecord>>();
+  let routesChanged = false;
+  let endpointsChanged = false;
+  for (const change of changes) {
+    const kind = change.type === 'upsert' ? change.record.kind : change.kind;
+    const collectionName = COLLECTION_OF[kind];
+    let collection = copies.get(collectionName);
+    if (!collection) {
+      collection = new Map(snapshot[collectionName] as ReadonlyMap<ObjectKey, ClusterRecord>);
+      copies.set(collectionName, collection);
+    }
+    const changed =
+      change.type === 'upsert'
+        ? collection.get(change.record.key) !== change.record &&
+          (collection.set(change.record.key, change.record), true)
+        : collection.delete(change.key);
+    if (!changed) continue;
+    if (kind === 'EndpointSlice') endpointsChanged = true;
+    else routesChanged = true;
+  }
+  if (!routesChanged && !endpointsChanged) return { snapshot, routesChanged, endpointsChanged };
+  return { snapshot: Object.freeze({ ...snapshot, ...Object.fromEntries(copies) }), routesChanged, endpointsChanged };
 }
 
 export function applyChange(snapshot: ClusterSnapshot, change: ClusterChange): AppliedChange {
