@@ -18,7 +18,17 @@ const segment = fc.constantFrom('a', 'b', 'aa', 'ab', 'api', 'v1');
 const literalPath = fc
   .tuple(fc.array(segment, { maxLength: 3 }), fc.boolean())
   .map(([segments, trailing]) => `/${segments.join('/')}${trailing && segments.length > 0 ? '/' : ''}`);
-const regexPath = fc.constantFrom('/a(/|$)(.*)', '/[ab]+', '/api/v[0-9]', '/a.*', '/(aa|ab)/b', '/v1$', '/a/.', '/ab?', '/aa');
+const regexPath = fc.constantFrom(
+  '/a(/|$)(.*)',
+  '/[ab]+',
+  '/api/v[0-9]',
+  '/a.*',
+  '/(aa|ab)/b',
+  '/v1$',
+  '/a/.',
+  '/ab?',
+  '/aa',
+);
 const host = fc.constantFrom('x.test', 'y.test', '*.test', '*.x.test', '');
 const pathType = fc.constantFrom('Exact', 'Prefix', 'ImplementationSpecific');
 
@@ -40,7 +50,9 @@ const ingressArbitrary = fc.record({
   ),
 });
 
-function toRecord(spec: fc.Infer<typeof ingressArbitrary>, index: number): IngressRecord {
+type IngressSpec = typeof ingressArbitrary extends fc.Arbitrary<infer T> ? T : never;
+
+function toRecord(spec: IngressSpec, index: number): IngressRecord {
   const raw = {
     kind: 'Ingress',
     metadata: {
