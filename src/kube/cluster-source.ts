@@ -1,0 +1,91 @@
+// Cluster mode's source: one resilient watcher per resource (and per namespace when
+// --watch-namespace narrows the scope) feeding the same sink as the manifest source. The
+// sink is told it is synced only once every watcher has listed once, so the first table is
+// never built from half a cluster.
+
+import type { ClusterRecordKind } from '../model/records.ts';
+import type { ClusterSink } from '../runtime/cluster-sink.ts';
+import type { ClusterChange } from '../store/cluster-snapshot.ts';
+import type { KubeClient } from './kube-client.ts';
+import { ResourceWatcher, type WatchedResource, type WatcherLogger } from './resource-watcher.ts';
+
+export interface ClusterSourceOptions {
+  readonly client: KubeClient;
+  readonly sink: ClusterSink;
+  readonly logger: WatcherLogger;
+  /** empty: every namespace */
+  readonly namespaces: readonly string[];
+  readonly silenceDeadlineMs?: number;
+}
+
+interface ResourceType {
+  readonly kind: ClusterRecordKind;
+  readonly group: string;
+  readonly plural: string;
+  readonly namespaced: boolean;
+  readonly fieldSelector?: string;
+}
+
+const RESOURCE_TYPES: readonly ResourceType[] = [
+  { kind: 'IngressClass', group: 'networking.k8s.io/v1', plural: 'ingressclasses', namespaced: false },
+  { kind: 'Ingress', group: 'networking.k8s.io/v1', plural: 'ingresses', namespaced: true },
+  { kind: 'Service', group: '', plural: 'services', namespaced: true },
+  { kind: 'EndpointSlice', group: 'discovery.k8s.io/v1', plural: 'endpointslices', namespaced: true },
+  // Only TLS Secrets, and only in watched namespaces: Portico never needs the others.
+  { kind: 'Secret', group: '', plural: 'secrets', namespaced: true, fieldSelector: 'type=kubernetes.io/tls' },
+];
+
+function collectionPath(type: ResourceType, namespace: string | undefined): string {
+  const base = type.group === '' ? '/api/v1' : `/apis/${type.group}`;
+  return namespace === undefined ? `${base}/${type.plural}` : `${base}/namespaces/${namespace}/${type.plural}`;
+}
+
+export function watchedResources(namespaces: readonly string[]): WatchedResource[] {
+  const resources: WatchedResource[] = [];
+  for (const type of RESOURCE_TYPES) {
+    const scopes = !type.namespaced || namespaces.length === 0 ? [undefined] : namespaces;
+    for (const namespace of scopes) {
+      resources.push({
+        kind: type.kind,
+        path: collectionPath(type, namespace),
+        ...(type.fieldSelector ? { fieldSelector: type.fieldSelector } : {}),
+      });
+    }
+  }
+  return resources;
+}
+
+export class ClusterSource {
+  readonly #options: ClusterSourceOptions;
+  readonly watchers: readonly ResourceWatcher[];
+
+  constructor(options: ClusterSourceOptions) {
+    this.#options = options;
+    this.watchers = watchedResources(options.namespaces).map(
+      (resource) =>
+        new ResourceWatcher({
+          client: options.client,
+          resource,
+          logger: options.logger,
+          onChanges: (changes) => this.#apply(changes),
+          ...(options.silenceDeadlineMs === undefined ? {} : { silenceDeadlineMs: options.silenceDeadlineMs }),
+        }),
+    );
+  }
+
+  #apply(changes: readonly ClusterChange[]): void {
+    for (const change of changes) this.#options.sink.apply(change);
+  }
+
+  /** Starts every watcher; resolves once all have listed once (and the sink was told). */
+  async start(): Promise<void> {
+    for (const watcher of this.watchers) watcher.start();
+    await Promise.all(this.watchers.map((watcher) => watcher.synced));
+    this.#options.logger.info({ watchers: this.watchers.length }, 'every resource listed once');
+    this.#options.sink.markSynced();
+  }
+
+  stop(): void {
+    for (const watcher of this.watchers) watcher.stop();
+  }
+}
