@@ -10,6 +10,14 @@ import type { ClusterRecord } from '../../src/model/records.ts';
 import { matchRequest } from '../../src/routing/match-request.ts';
 import { ControlLoop } from '../../src/runtime/control-loop.ts';
 import { parseManifestText } from '../../src/standalone/read-manifests.ts';
+import {
+  type EndpointConditions,
+  endpointSliceYaml,
+  INGRESS_CLASS_YAML,
+  ingressYaml,
+  serviceYaml,
+  yamlStream,
+} from '../standalone/manifest-snippets.ts';
 import { captureLogger, LEVEL } from './capture-logger.ts';
 import { ManualClock } from './manual-clock.ts';
 
@@ -25,51 +33,14 @@ function one(yaml: string): ClusterRecord {
   return record;
 }
 
-const BASE = `
-apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: { name: portico }
-spec: { controller: portico.dev/ingress-controller }
----
-apiVersion: v1
-kind: Service
-metadata: { name: web, namespace: default }
-spec: { ports: [{ port: 8080, targetPort: 8080 }] }
----
-apiVersion: v1
-kind: Service
-metadata: { name: web2, namespace: default }
-spec: { ports: [{ port: 8080, targetPort: 8080 }] }
-`;
+const BASE = yamlStream(INGRESS_CLASS_YAML, serviceYaml('web', 8080), serviceYaml('web2', 8080));
 
 function ingress(path: string, service: string, name = 'example'): ClusterRecord {
-  return one(`
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: { name: ${name}, namespace: default }
-spec:
-  ingressClassName: portico
-  rules:
-    - host: hello-world.info
-      http:
-        paths:
-          - { path: ${path}, pathType: Prefix, backend: { service: { name: ${service}, port: { number: 8080 } } } }
-`);
+  return one(ingressYaml({ name, host: 'hello-world.info', path, service, port: 8080 }));
 }
 
-function slice(name: string, service: string, addresses: Record<string, { ready?: boolean; terminating?: boolean }>) {
-  const endpoints = Object.entries(addresses)
-    .map(([address, conditions]) => `  - { addresses: [${address}], conditions: ${JSON.stringify(conditions)} }`)
-    .join('\n');
-  return one(`
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: ${name}, namespace: default, labels: { kubernetes.io/service-name: ${service} } }
-addressType: IPv4
-ports: [{ name: '', port: 18080 }]
-endpoints:
-${endpoints}
-`);
+function slice(name: string, service: string, addresses: Record<string, EndpointConditions>): ClusterRecord {
+  return one(endpointSliceYaml(name, service, 18080, addresses));
 }
 
 function setup(options: { compile?: typeof compile } = {}) {

@@ -9,15 +9,10 @@ import type { ClusterSink } from '../../src/runtime/cluster-sink.ts';
 import { ManifestSource } from '../../src/standalone/manifest-source.ts';
 import type { ClusterChange } from '../../src/store/cluster-snapshot.ts';
 import { captureLogger, LEVEL } from '../runtime/capture-logger.ts';
+import { serviceYaml } from './manifest-snippets.ts';
 import { waitFor } from './wait-for.ts';
 
-function service(name: string, port: number): string {
-  return `apiVersion: v1
-kind: Service
-metadata: { name: ${name}, namespace: default }
-spec: { ports: [{ port: ${port} }] }
-`;
-}
+const service = serviceYaml;
 
 function describeChange(change: ClusterChange): string {
   if (change.type === 'delete') return `delete ${change.kind} ${change.key}`;
