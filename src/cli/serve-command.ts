@@ -1,0 +1,55 @@
+// `portico serve --manifests <file|dir>...`: standalone mode. Usage and config problems print
+// one line each on stderr and exit 2; a failure to start (port in use...) exits 1.
+
+import type { Command } from 'commander';
+import { buildConfig, type Config, type ConfigInput } from '../config/config.ts';
+import {
+  addClassOptions,
+  addListenerOptions,
+  addManifestOption,
+  type ConfigFlags,
+  configInputFromFlags,
+} from '../config/config-flags.ts';
+import { startPortico, stopOnSignals } from '../main.ts';
+
+export const EXIT_USAGE = 2;
+export const EXIT_START_FAILED = 1;
+
+/** Commander's own usage errors (unknown flag, missing value) exit 2 like ours; help exits 0. */
+export function exitTwoOnUsageError(command: Command): Command {
+  return command.exitOverride((error) => {
+    process.exit(error.exitCode === 0 ? 0 : EXIT_USAGE);
+  });
+}
+
+export function exitWithProblems(problems: readonly string[]): never {
+  for (const problem of problems) process.stderr.write(`portico: ${problem}\n`);
+  process.exit(EXIT_USAGE);
+}
+
+export function configOrExit(input: ConfigInput): Config {
+  const result = buildConfig(input);
+  if (result.ok) return result.config;
+  exitWithProblems(result.problems);
+}
+
+export function failStart(error: unknown): never {
+  process.stderr.write(`portico: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(EXIT_START_FAILED);
+}
+
+export function registerServeCommand(program: Command): void {
+  const command = program
+    .command('serve')
+    .description('serve Ingresses from manifest files, applying edits live')
+    .addHelpText('after', '\nExample:\n  portico serve --manifests ./manifests --http-port 8080\n');
+  addManifestOption(command);
+  addListenerOptions(command);
+  addClassOptions(command);
+  exitTwoOnUsageError(command);
+  command.action(async (flags: ConfigFlags) => {
+    const config = configOrExit(configInputFromFlags(flags));
+    const portico = await startPortico(config).catch(failStart);
+    stopOnSignals(portico);
+  });
+}

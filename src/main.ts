@@ -1,0 +1,150 @@
+// Wiring only: config → source (manifests) → control loop → proxy + admin; then signals.
+//
+//   ManifestSource ──apply/markSynced──▶ ControlLoop ──LiveState──▶ proxy (createProxyServer)
+//                                            │
+//                       metrics registry ◀───┴──▶ AdminServer (/healthz /readyz /metrics)
+//
+// Start order: admin first (so /healthz answers and /readyz says 503 while loading), then the
+// manifests (the first table is built when they are all read), then the proxy listener.
+// Stop order: /readyz fails, the source stops, the proxy closes (in-flight requests finish
+// within the grace period), then the admin listener; exit 0.
+
+import type { AddressInfo } from 'node:net';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { AdminServer } from './admin/admin-server.ts';
+import { createControlMetrics } from './admin/control-metrics.ts';
+import { createMetrics } from './admin/metrics.ts';
+import type { Config } from './config/config.ts';
+import { createLogger, type Logger, type ProcessLogger } from './logging/create-logger.ts';
+import { createProxyServer } from './proxy/create-proxy-server.ts';
+import { ControlLoop } from './runtime/control-loop.ts';
+import { ManifestSource } from './standalone/manifest-source.ts';
+
+export interface RunningPortico {
+  readonly httpAddress: AddressInfo;
+  readonly adminAddress: AddressInfo;
+  readonly state: ControlLoop;
+  readonly logger: Logger;
+  /** Drains and closes everything; safe to call more than once. */
+  stop(reason: string): Promise<void>;
+}
+
+export interface StartOptions {
+  /** a logger the caller already made (the demo shares one with its backends) */
+  readonly processLogger?: ProcessLogger;
+}
+
+function describeListenError(what: string, host: string, port: number, error: unknown): Error {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const why =
+    code === 'EADDRINUSE'
+      ? 'the port is in use'
+      : code === 'EACCES'
+        ? 'permission denied'
+        : code === 'EADDRNOTAVAIL'
+          ? 'the address is not on this machine'
+          : error instanceof Error
+            ? error.message
+            : String(error);
+  return new Error(`cannot listen for ${what} on ${host}:${port}: ${why}`, { cause: error });
+}
+
+export async function startPortico(config: Config, options: StartOptions = {}): Promise<RunningPortico> {
+  const processLogger = options.processLogger ?? createLogger({ level: config.logLevel });
+  const { logger } = processLogger;
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const metrics = createMetrics(registry);
+  const controlMetrics = createControlMetrics(registry);
+
+  const state = new ControlLoop({
+    compileOptions: config.compile,
+    holdoffMs: config.rebuildHoldoffMs,
+    maxDelayMs: config.rebuildMaxDelayMs,
+    logger,
+    metrics,
+    controlMetrics,
+  });
+  let proxyListening = false;
+  let draining = false;
+  const isReady = (): boolean => {
+    const ready = proxyListening && !draining && state.ready;
+    controlMetrics.ready.set(ready ? 1 : 0);
+    return ready;
+  };
+  const admin = new AdminServer({ registry, isReady, logger });
+  const source = new ManifestSource({
+    paths: config.manifests,
+    sink: state,
+    logger,
+    holdoffMs: config.manifestWatchHoldoffMs,
+    maxDelayMs: config.manifestWatchMaxDelayMs,
+  });
+  const proxy = createProxyServer({ state, logger, metrics });
+
+  let stopping: Promise<void> | undefined;
+  const stop = (reason: string): Promise<void> => {
+    stopping ??= (async () => {
+      draining = true;
+      isReady();
+      logger.info({ reason }, 'shutting down');
+      source.close();
+      // In-flight requests get up to the grace period; what is left then is cut.
+      await proxy.close({ graceMs: config.shutdownGraceMs });
+      await admin.close();
+      state.close();
+      logger.info('stopped');
+      processLogger.flush();
+    })();
+    return stopping;
+  };
+
+  try {
+    const adminAddress = await admin
+      .listen(config.adminPort, config.bindAddress)
+      .catch((error: unknown) =>
+        Promise.reject(describeListenError('admin', config.bindAddress, config.adminPort, error)),
+      );
+    logger.info({ address: adminAddress.address, port: adminAddress.port }, 'admin listening');
+    await source.start();
+    const httpAddress = await proxy
+      .listen(config.httpPort, config.bindAddress)
+      .catch((error: unknown) =>
+        Promise.reject(describeListenError('HTTP', config.bindAddress, config.httpPort, error)),
+      );
+    proxyListening = true;
+    isReady();
+    logger.info({ address: httpAddress.address, port: httpAddress.port }, 'proxy listening');
+    return { httpAddress, adminAddress, state, logger, stop };
+  } catch (error) {
+    await stop('start failed');
+    throw error;
+  }
+}
+
+/**
+ * SIGTERM/SIGINT: drain and exit 0. `afterStop` runs once Portico has stopped (the demo
+ * closes its backends there). A second signal while draining exits at once with 1.
+ */
+export function stopOnSignals(portico: RunningPortico, afterStop?: () => Promise<void>): void {
+  let received = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (received) {
+      portico.logger.warn({ signal }, 'second signal while draining; exiting now');
+      process.exit(1);
+    }
+    received = true;
+    portico
+      .stop(signal)
+      .then(() => afterStop?.())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          portico.logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
