@@ -1,0 +1,112 @@
+// Header rules in both directions. Hop-by-hop fields describe one connection and are dropped
+// at every hop (RFC 9110 section 7.6.1), together with any field the Connection header names.
+// Proxy-Authorization / Proxy-Authenticate are meant for the proxy they reach (RFC 9110
+// sections 11.7.1 and 11.7.2), Trailer announces trailers Portico does not forward, and Expect
+// was already answered by Node's `100 Continue`.
+
+import type { IncomingHttpHeaders } from 'node:http';
+
+const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'transfer-encoding',
+  'upgrade',
+  'trailer',
+  'proxy-authorization',
+  'proxy-authenticate',
+]);
+
+/** Request fields Portico sets itself; a client's values for them are replaced (X-Forwarded-For is appended to). */
+const SET_BY_PROXY: ReadonlySet<string> = new Set([
+  'host',
+  'expect',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-real-ip',
+  'x-request-id',
+]);
+
+/** Field names listed in Connection; `keep-alive` and `close` alone are the common case and name nothing else. */
+export function connectionTokens(value: string | readonly string[] | undefined): ReadonlySet<string> | undefined {
+  if (value === undefined) return undefined;
+  const joined = typeof value === 'string' ? value : value.join(',');
+  const lower = joined.toLowerCase();
+  if (lower === 'keep-alive' || lower === 'close') return undefined;
+  const tokens = new Set<string>();
+  for (const part of lower.split(',')) {
+    const token = part.trim();
+    if (token) tokens.add(token);
+  }
+  return tokens;
+}
+
+export interface ForwardedFacts {
+  readonly clientIp: string;
+  readonly scheme: 'http' | 'https';
+  /** the port the client connected to */
+  readonly localPort: number | undefined;
+  readonly requestId: string;
+  /** from the route: `host` (upstream-vhost), `x-forwarded-prefix` */
+  readonly routeHeaders: Readonly<Record<string, string>>;
+}
+
+/**
+ * The header list sent upstream, as undici's flat `[name, value, ...]` form. `Host` is the
+ * client's unless the route overrides it; X-Forwarded-For gets the client address appended.
+ */
+export function upstreamRequestHeaders(headers: IncomingHttpHeaders, facts: ForwardedFacts): string[] {
+  const named = connectionTokens(headers.connection);
+  const routeHeaders = facts.routeHeaders;
+  const out: string[] = [];
+  for (const name in headers) {
+    if (HOP_BY_HOP.has(name) || SET_BY_PROXY.has(name) || named?.has(name) || Object.hasOwn(routeHeaders, name))
+      continue;
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (typeof value === 'string') out.push(name, value);
+    else for (const item of value) out.push(name, item);
+  }
+  const host = headers.host;
+  const upstreamHost = routeHeaders.host ?? host;
+  if (upstreamHost !== undefined) out.push('host', upstreamHost);
+  const priorFor = headers['x-forwarded-for'];
+  out.push('x-forwarded-for', priorFor ? `${priorFor}, ${facts.clientIp}` : facts.clientIp);
+  out.push('x-forwarded-proto', facts.scheme);
+  if (host !== undefined) out.push('x-forwarded-host', host);
+  if (facts.localPort !== undefined) out.push('x-forwarded-port', String(facts.localPort));
+  out.push('x-real-ip', facts.clientIp, 'x-request-id', facts.requestId);
+  for (const name in routeHeaders) {
+    const value = routeHeaders[name];
+    if (value !== undefined && name !== 'host') out.push(name, value);
+  }
+  return out;
+}
+
+/**
+ * The upstream's response fields for the client, from undici's raw `[name, value, ...]` list
+ * (original case and order kept, duplicates such as Set-Cookie kept apart).
+ */
+export function clientResponseHeaders(raw: readonly (Buffer | string)[]): string[] {
+  let named: ReadonlySet<string> | undefined;
+  for (let index = 0; index < raw.length; index += 2) {
+    if (String(raw[index]).toLowerCase() === 'connection') {
+      named = connectionTokens(String(raw[index + 1]));
+      break;
+    }
+  }
+  const out: string[] = [];
+  for (let index = 0; index < raw.length; index += 2) {
+    const nameField = raw[index];
+    const valueField = raw[index + 1];
+    if (nameField === undefined || valueField === undefined) break;
+    const name = typeof nameField === 'string' ? nameField : nameField.toString('latin1');
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || named?.has(lower)) continue;
+    out.push(name, typeof valueField === 'string' ? valueField : valueField.toString('latin1'));
+  }
+  return out;
+}

@@ -1,0 +1,517 @@
+// One request through the proxy: resolve against the table read once, pick an endpoint, stream
+// the request to that endpoint's pool and the response back, each with backpressure; retry once
+// elsewhere when the failure allows it; one access-log line and one metrics observation at the end.
+//
+// Failure rules (issue 3 item 5): connect timeout, read and send timeouts → 504; a refused or
+// reset connection before any response byte is retried once on another endpoint for idempotent
+// methods, and for any method when nothing was sent (a request body only if none of it was
+// read); otherwise 502. A failure after the response started ends the client's response
+// abruptly (the client sees a truncated body rather than a wrong one).
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
+import type { EndpointPicker, LoadBalanceAlgorithm } from '../endpoints/endpoint-picker.ts';
+import { endpointSetKey, readyEndpoints } from '../endpoints/endpoint-picker.ts';
+import type { ServiceBackend } from '../endpoints/service-endpoints.ts';
+import { type RequestDecision, resolveRequest } from '../routing/resolve-request.ts';
+import type { ResolvedBackend } from '../routing/route-table.ts';
+import type { LiveState } from '../runtime/live-state.ts';
+import type { AddressPolicy } from '../upstream/guarded-lookup.ts';
+import { collectLiveEndpoints } from '../upstream/live-origins.ts';
+import { originOf, type PoolRegistry } from '../upstream/pool-registry.ts';
+import {
+  classifyUpstreamError,
+  UpstreamError,
+  type UpstreamErrorCode,
+  type UpstreamFailure,
+} from '../upstream/upstream-error-status.ts';
+import { clientResponseHeaders, upstreamRequestHeaders } from './forward-headers.ts';
+import { errorBody, type PorticoErrorCode, statusOfError } from './proxy-errors.ts';
+import type { ProxyTimeouts } from './proxy-options.ts';
+import { RequestBodySource } from './request-body-source.ts';
+import type { RequestMetrics } from './request-metrics.ts';
+
+/** RFC 9110 section 9.2.2; a retry of these cannot change the outcome. */
+const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+const MAX_ATTEMPTS = 2;
+
+export interface PickerSet {
+  readonly roundRobin: EndpointPicker;
+  readonly ewma: EndpointPicker;
+  readonly clientIp: EndpointPicker;
+  readonly algorithm: LoadBalanceAlgorithm;
+}
+
+export interface ForwarderOptions {
+  readonly state: LiveState;
+  readonly pools: PoolRegistry;
+  readonly pickers: PickerSet;
+  readonly metrics: RequestMetrics;
+  readonly logger: Logger;
+  readonly timeouts: ProxyTimeouts;
+  readonly isForbiddenAddress: AddressPolicy;
+  readonly scheme: 'http' | 'https';
+  /** monotonic milliseconds */
+  readonly now: () => number;
+}
+
+/** Where one attempt goes. */
+export interface UpstreamTarget {
+  /** `ip:port` or `name:port` */
+  readonly id: string;
+  readonly origin: string;
+}
+
+/** The client address without the IPv4-mapped prefix Node reports on dual-stack sockets. */
+export function clientAddressOf(req: IncomingMessage): string {
+  const address = req.socket.remoteAddress ?? '';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+export class Forwarder {
+  readonly options: ForwarderOptions;
+  /** requests whose response has not closed yet */
+  inFlight = 0;
+  #reconciledGeneration = -1;
+  #reconciledVersion = -1;
+
+  constructor(options: ForwarderOptions) {
+    this.options = options;
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse, requestId: string): void {
+    const exchange = new Exchange(this, req, res, requestId);
+    try {
+      exchange.run();
+    } catch (error) {
+      exchange.fail(error);
+    }
+  }
+
+  pickerFor(backend: ServiceBackend): EndpointPicker {
+    const { pickers } = this.options;
+    if (backend.sessionAffinity === 'ClientIP') return pickers.clientIp;
+    return pickers.algorithm === 'ewma' ? pickers.ewma : pickers.roundRobin;
+  }
+
+  /** Endpoint for a new request to `backend`, or why there is none. */
+  pickTarget(
+    backend: ResolvedBackend,
+    clientIp: string,
+    avoidId: string | undefined,
+  ): UpstreamTarget | PorticoErrorCode | undefined {
+    if (backend.kind === 'unavailable') return 'PORTICO_ERR_BACKEND_UNAVAILABLE';
+    if (backend.kind === 'external-name') {
+      if (avoidId !== undefined) return undefined;
+      // An IP literal never reaches the resolver, so the address policy is applied here.
+      if (isIP(backend.hostname) !== 0 && this.options.isForbiddenAddress(backend.hostname))
+        return 'PORTICO_ERR_UPSTREAM_ADDRESS_FORBIDDEN';
+      const origin = originOf(backend.hostname, backend.port);
+      return { id: origin.slice('http://'.length), origin };
+    }
+    const candidates = readyEndpoints(this.options.state.endpoints.endpointsFor(backend));
+    if (candidates.length === 0) return avoidId === undefined ? 'PORTICO_ERR_NO_ENDPOINTS' : undefined;
+    const endpoint = this.pickerFor(backend).pick(endpointSetKey(backend), {
+      candidates,
+      clientIp,
+      nowMs: this.options.now(),
+      avoidId,
+    });
+    if (endpoint === undefined) return avoidId === undefined ? 'PORTICO_ERR_NO_ENDPOINTS' : undefined;
+    return { id: endpoint.id, origin: `http://${endpoint.id}` };
+  }
+
+  /**
+   * Closes pools (gracefully) and forgets picker state for endpoints no backend lists any
+   * more. Cheap when nothing changed; the server calls it on a timer.
+   */
+  reconcile(): void {
+    const { state, pools, pickers } = this.options;
+    const { table, generation } = state.routing();
+    const version = state.endpoints.version;
+    if (generation === this.#reconciledGeneration && version === this.#reconciledVersion) return;
+    this.#reconciledGeneration = generation;
+    this.#reconciledVersion = version;
+    const live = collectLiveEndpoints(table, state.endpoints);
+    pools.retain(live.origins);
+    pickers.ewma.retain(live.endpointIds);
+    pickers.roundRobin.retain(live.endpointIds);
+    pickers.clientIp.retain(live.endpointIds);
+  }
+}
+
+class Exchange {
+  readonly #forwarder: Forwarder;
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  readonly #requestId: string;
+  readonly #startedAt: number;
+  readonly #clientIp: string;
+  #decision: RequestDecision | undefined;
+  #headers: string[] | undefined;
+  #body: RequestBodySource | null = null;
+  #attempt: UpstreamAttempt | undefined;
+  #attempts = 0;
+  #responseStarted = false;
+  #clientGone = false;
+  #finished = false;
+  #bytesOut = 0;
+  #errorCode: PorticoErrorCode | undefined;
+  #upstreamStatus: number | undefined;
+  #upstreamDurationMs: number | undefined;
+  #pausedController: Dispatcher.DispatchController | undefined;
+  #watchingDrain = false;
+
+  constructor(forwarder: Forwarder, req: IncomingMessage, res: ServerResponse, requestId: string) {
+    this.#forwarder = forwarder;
+    this.#req = req;
+    this.#res = res;
+    this.#requestId = requestId;
+    this.#startedAt = forwarder.options.now();
+    this.#clientIp = clientAddressOf(req);
+    forwarder.inFlight++;
+    res.once('close', this.#onResponseClose);
+  }
+
+  run(): void {
+    const { state, scheme } = this.#forwarder.options;
+    const decision = resolveRequest(state.routing().table, {
+      scheme,
+      hostHeader: this.#req.headers.host,
+      target: this.#req.url ?? '',
+    });
+    this.#decision = decision;
+    switch (decision.kind) {
+      case 'bad-request':
+        this.#respondError('PORTICO_ERR_BAD_REQUEST');
+        return;
+      case 'not-found':
+        this.#respondError('PORTICO_ERR_NO_ROUTE');
+        return;
+      case 'redirect':
+        this.#res.writeHead(decision.status, { location: decision.location, 'content-length': '0' });
+        this.#res.end();
+        return;
+      case 'forward':
+        this.#forward(decision);
+        return;
+    }
+  }
+
+  /** Anything thrown on the request path: answer 500 if still possible, never rethrow. */
+  fail(error: unknown): void {
+    this.#forwarder.options.logger.error({ err: error, requestId: this.#requestId }, 'proxy handler failed');
+    this.#errorCode ??= 'PORTICO_ERR_INTERNAL';
+    this.#abortAttempt(new UpstreamError('PORTICO_ERR_UPSTREAM_FAILED', 'proxy handler failed'));
+    this.#body?.detach();
+    if (!this.#res.headersSent && !this.#clientGone) this.#respondError('PORTICO_ERR_INTERNAL');
+    else this.#res.destroy();
+  }
+
+  #forward(decision: Extract<RequestDecision, { kind: 'forward' }>): void {
+    const target = this.#forwarder.pickTarget(decision.backend, this.#clientIp, undefined);
+    if (typeof target === 'string' || target === undefined) {
+      this.#respondError(target ?? 'PORTICO_ERR_NO_ENDPOINTS');
+      return;
+    }
+    const req = this.#req;
+    const { scheme, timeouts, now } = this.#forwarder.options;
+    this.#headers = upstreamRequestHeaders(req.headers, {
+      clientIp: this.#clientIp,
+      scheme,
+      localPort: req.socket.localPort,
+      requestId: this.#requestId,
+      routeHeaders: decision.upstreamHeaders,
+    });
+    const contentLength = req.headers['content-length'];
+    if (req.headers['transfer-encoding'] !== undefined || (contentLength !== undefined && contentLength !== '0')) {
+      this.#body = new RequestBodySource(req, timeouts.sendMs, now, (error) => this.#abortAttempt(error));
+      // A client that stops sending its body is disconnected (Node destroys a socket whose
+      // timeout fires with nobody listening); the response side arms the same timer on backpressure.
+      if (timeouts.clientIdleMs > 0) req.socket.setTimeout(timeouts.clientIdleMs);
+    }
+    this.#dispatch(target, decision);
+  }
+
+  #dispatch(target: UpstreamTarget, decision: Extract<RequestDecision, { kind: 'forward' }>): void {
+    const { pools } = this.#forwarder.options;
+    this.#attempts++;
+    const attempt = new UpstreamAttempt(this, this.#forwarder, target, decision.backend);
+    this.#attempt = attempt;
+    attempt.begin();
+    const options: Dispatcher.DispatchOptions = {
+      origin: target.origin,
+      path: decision.upstreamPath,
+      method: this.#req.method as Dispatcher.HttpMethod,
+      headers: this.#headers ?? [],
+      // undici takes any async iterable as a body; its typings list only streams.
+      body: this.#body as unknown as Readable | null,
+    };
+    try {
+      pools.get(target.origin).dispatch(options, attempt);
+    } catch (error) {
+      attempt.onResponseError(undefined, error as Error);
+    }
+  }
+
+  // --- callbacks from the current attempt ---
+
+  onUpstreamStart(attempt: UpstreamAttempt): void {
+    if (this.#clientGone) attempt.abort(new UpstreamError('PORTICO_ERR_CLIENT_ABORTED', 'client went away'));
+  }
+
+  onUpstreamHeaders(
+    attempt: UpstreamAttempt,
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    rawHeaders: readonly (Buffer | string)[],
+  ): void {
+    if (attempt !== this.#attempt || this.#clientGone) return;
+    this.#upstreamStatus = statusCode;
+    this.#responseStarted = true;
+    const res = this.#res;
+    try {
+      res.writeHead(statusCode, clientResponseHeaders(rawHeaders));
+    } catch (error) {
+      // A field Node refuses to write (invalid value): the upstream's fault, 502.
+      this.#forwarder.options.logger.warn({ err: error, requestId: this.#requestId }, 'upstream response not writable');
+      this.#responseStarted = false;
+      controller.abort(new UpstreamError('PORTICO_ERR_UPSTREAM_BAD_RESPONSE', 'invalid upstream response header'));
+    }
+  }
+
+  onUpstreamData(attempt: UpstreamAttempt, controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (attempt !== this.#attempt || this.#clientGone) return;
+    this.#bytesOut += chunk.length;
+    if (!this.#res.write(chunk)) {
+      controller.pause();
+      this.#pausedController = controller;
+      if (!this.#watchingDrain) {
+        this.#watchingDrain = true;
+        this.#res.on('drain', this.#onDrain);
+        const idleMs = this.#forwarder.options.timeouts.clientIdleMs;
+        if (idleMs > 0) this.#req.socket.setTimeout(idleMs);
+      }
+    }
+  }
+
+  onUpstreamEnd(attempt: UpstreamAttempt): void {
+    if (attempt !== this.#attempt) return;
+    this.#upstreamDurationMs = attempt.elapsedMs();
+    this.#body?.detach();
+    if (!this.#clientGone) this.#res.end();
+  }
+
+  onUpstreamError(attempt: UpstreamAttempt, error: unknown): void {
+    if (attempt !== this.#attempt) return;
+    this.#upstreamDurationMs = attempt.elapsedMs();
+    const failure: UpstreamFailure = this.#clientGone
+      ? classifyUpstreamError(new UpstreamError('PORTICO_ERR_CLIENT_ABORTED', 'client went away'))
+      : classifyUpstreamError(error);
+    if (failure.phase === 'connect') this.#forwarder.options.metrics.connectError(failure.reason);
+    const { logger } = this.#forwarder.options;
+    if (this.#clientGone) {
+      this.#errorCode ??= failure.code;
+      this.#body?.detach();
+      return;
+    }
+    if (this.#responseStarted) {
+      // Too late for a status: cut the client's response so it cannot pass for a complete one.
+      this.#errorCode = failure.code;
+      logger.warn(
+        { requestId: this.#requestId, upstream: attempt.target.id, code: failure.code, err: error },
+        'upstream failed mid-response',
+      );
+      this.#body?.detach();
+      this.#res.destroy();
+      return;
+    }
+    if (this.#mayRetry(attempt, failure)) {
+      const decision = this.#decision as Extract<RequestDecision, { kind: 'forward' }>;
+      const next = this.#forwarder.pickTarget(decision.backend, this.#clientIp, attempt.target.id);
+      if (typeof next === 'object') {
+        logger.debug(
+          { requestId: this.#requestId, from: attempt.target.id, to: next.id, code: failure.code },
+          'retrying on another endpoint',
+        );
+        const ref = decision.backend.ref;
+        this.#forwarder.options.metrics.retry(ref?.namespace ?? '', ref?.service ?? '');
+        this.#dispatch(next, decision);
+        return;
+      }
+    }
+    this.#body?.detach();
+    this.#respondError(failure.code);
+  }
+
+  #mayRetry(attempt: UpstreamAttempt, failure: UpstreamFailure): boolean {
+    if (!failure.retryable || this.#attempts >= MAX_ATTEMPTS) return false;
+    if (this.#body?.started) return false;
+    if (failure.phase === 'connect' || !attempt.requestStarted) return true;
+    return IDEMPOTENT_METHODS.has(this.#req.method ?? '');
+  }
+
+  #abortAttempt(reason: Error): void {
+    this.#attempt?.abort(reason);
+  }
+
+  readonly #onDrain = (): void => {
+    const controller = this.#pausedController;
+    this.#pausedController = undefined;
+    controller?.resume();
+  };
+
+  #respondError(code: PorticoErrorCode): void {
+    this.#errorCode = code;
+    const res = this.#res;
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const status = statusOfError(code);
+    const body = errorBody(status, code, this.#requestId);
+    this.#bytesOut += Buffer.byteLength(body);
+    res.writeHead(status, {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': String(Buffer.byteLength(body)),
+      'x-request-id': this.#requestId,
+    });
+    res.end(body);
+  }
+
+  readonly #onResponseClose = (): void => {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#forwarder.inFlight--;
+    const res = this.#res;
+    if (!res.writableFinished) {
+      this.#clientGone = true;
+      this.#abortAttempt(new UpstreamError('PORTICO_ERR_CLIENT_ABORTED', 'client went away'));
+    }
+    this.#body?.detach();
+    if (this.#watchingDrain) res.off('drain', this.#onDrain);
+    this.#log();
+  };
+
+  #log(): void {
+    const { logger, metrics, now } = this.#forwarder.options;
+    const res = this.#res;
+    const status = res.headersSent ? res.statusCode : 499;
+    const durationMs = now() - this.#startedAt;
+    const decision = this.#decision;
+    const ingress = decision && (decision.kind === 'forward' || decision.kind === 'redirect') ? decision.ingress : '';
+    const service = decision?.kind === 'forward' ? (decision.backend.ref?.service ?? '') : '';
+    const attempt = this.#attempt;
+    const aborted = !res.writableFinished;
+    metrics.observeRequest(ingress ?? '', service, status, durationMs / 1000);
+    logger.info(
+      {
+        requestId: this.#requestId,
+        clientIp: this.#clientIp,
+        method: this.#req.method,
+        host: this.#req.headers.host,
+        path: this.#req.url,
+        status,
+        bytesIn: this.#body?.bytes ?? 0,
+        bytesOut: this.#bytesOut,
+        durationMs: round(durationMs),
+        upstreamAddress: attempt?.target.id,
+        upstreamStatus: this.#upstreamStatus,
+        upstreamDurationMs: this.#upstreamDurationMs === undefined ? undefined : round(this.#upstreamDurationMs),
+        attempts: this.#attempts || undefined,
+        ingress: ingress || undefined,
+        service: decision?.kind === 'forward' && decision.backend.ref ? refName(decision.backend) : undefined,
+        error: this.#errorCode ?? (aborted ? ('PORTICO_ERR_CLIENT_ABORTED' satisfies UpstreamErrorCode) : undefined),
+      },
+      'request',
+    );
+  }
+}
+
+/** One try against one endpoint; undici's handler. Callbacks from a superseded try are ignored. */
+class UpstreamAttempt implements Dispatcher.DispatchHandler {
+  readonly target: UpstreamTarget;
+  readonly #exchange: Exchange;
+  readonly #picker: EndpointPicker | undefined;
+  readonly #now: () => number;
+  readonly #startedAt: number;
+  #controller: Dispatcher.DispatchController | undefined;
+  #pendingAbort: Error | undefined;
+  #headersAt: number | undefined;
+  #settled = false;
+  requestStarted = false;
+
+  constructor(exchange: Exchange, forwarder: Forwarder, target: UpstreamTarget, backend: ResolvedBackend) {
+    this.#exchange = exchange;
+    this.target = target;
+    this.#picker = backend.kind === 'service' ? forwarder.pickerFor(backend) : undefined;
+    this.#now = forwarder.options.now;
+    this.#startedAt = this.#now();
+  }
+
+  begin(): void {
+    this.#picker?.onStart(this.target.id);
+  }
+
+  elapsedMs(): number {
+    return this.#now() - this.#startedAt;
+  }
+
+  abort(reason: Error): void {
+    if (this.#settled) return;
+    if (this.#controller) this.#controller.abort(reason);
+    else this.#pendingAbort ??= reason;
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    this.requestStarted = true;
+    if (this.#pendingAbort) {
+      controller.abort(this.#pendingAbort);
+      return;
+    }
+    this.#exchange.onUpstreamStart(this);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number): void {
+    this.#headersAt = this.#now();
+    const raw = controller.rawHeaders;
+    this.#exchange.onUpstreamHeaders(this, controller, statusCode, Array.isArray(raw) ? raw : []);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#exchange.onUpstreamData(this, controller, chunk);
+  }
+
+  onResponseEnd(): void {
+    this.#settle(false);
+    this.#exchange.onUpstreamEnd(this);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
+    const failure = classifyUpstreamError(error);
+    this.#settle(
+      failure.phase === 'connect' || (this.#headersAt === undefined && failure.code !== 'PORTICO_ERR_CLIENT_ABORTED'),
+    );
+    this.#exchange.onUpstreamError(this, error);
+  }
+
+  #settle(failed: boolean): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    const now = this.#now();
+    this.#picker?.onEnd(this.target.id, (this.#headersAt ?? now) - this.#startedAt, failed, now);
+  }
+}
+
+function refName(backend: ResolvedBackend): string | undefined {
+  const ref = backend.ref;
+  return ref ? `${ref.namespace}/${ref.service}:${ref.port}` : undefined;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}

@@ -1,0 +1,58 @@
+// Every error Portico answers with, in one table: stable code → HTTP status (ARCHITECTURE.md
+// convention 4). Bodies are short plain text naming the code and the request id, so a user
+// can quote both and an operator can find the access-log line.
+
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import { UPSTREAM_FAILURES, type UpstreamErrorCode } from '../upstream/upstream-error-status.ts';
+
+const FRONT_ERRORS = {
+  PORTICO_ERR_BAD_REQUEST: 400,
+  PORTICO_ERR_NO_ROUTE: 404,
+  PORTICO_ERR_METHOD_NOT_ALLOWED: 405,
+  PORTICO_ERR_REQUEST_TIMEOUT: 408,
+  PORTICO_ERR_HEADERS_TOO_LARGE: 431,
+  PORTICO_ERR_INTERNAL: 500,
+  /** missing Service or port, resource backend (ROUTING.md section 6) */
+  PORTICO_ERR_BACKEND_UNAVAILABLE: 503,
+  PORTICO_ERR_NO_ENDPOINTS: 503,
+} as const;
+
+export type FrontErrorCode = keyof typeof FRONT_ERRORS;
+export type PorticoErrorCode = FrontErrorCode | UpstreamErrorCode;
+
+export function statusOfError(code: PorticoErrorCode): number {
+  return code in FRONT_ERRORS
+    ? FRONT_ERRORS[code as FrontErrorCode]
+    : UPSTREAM_FAILURES[code as UpstreamErrorCode].status;
+}
+
+export function errorBody(status: number, code: PorticoErrorCode, requestId: string): string {
+  return `${status} ${STATUS_CODES[status] ?? 'Error'}\ncode: ${code}\nrequest-id: ${requestId}\n`;
+}
+
+/** For sockets with no ServerResponse: client errors and refused upgrades. */
+export function rawErrorResponse(code: PorticoErrorCode, requestId: string, status = statusOfError(code)): string {
+  const body = errorBody(status, code, requestId);
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
+    'Content-Type: text/plain; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    `X-Request-ID: ${requestId}\r\n` +
+    'Connection: close\r\n\r\n' +
+    body
+  );
+}
+
+/** Writes a raw response and closes, unless a response is already going out on the socket. */
+export function endSocketWithError(socket: Socket, code: PorticoErrorCode, requestId: string): boolean {
+  // Node's own clientError fallback checks the same thing: a pipelined response in progress
+  // must not get a second status line in the middle of it.
+  const inProgress = Reflect.get(socket, '_httpMessage') as { headersSent?: boolean } | null | undefined;
+  if (!socket.writable || inProgress?.headersSent) {
+    socket.destroy();
+    return false;
+  }
+  socket.end(rawErrorResponse(code, requestId));
+  return true;
+}

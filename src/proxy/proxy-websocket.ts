@@ -1,0 +1,234 @@
+// WebSocket upgrades (issue 3 item 4): routed by the same table and pickers as plain requests,
+// then handed to http-proxy, which relays the handshake and pipes the two sockets. Requests
+// with no route or no endpoint get a raw HTTP error on the socket. The handshake has the
+// connect and read timeouts; an open WebSocket has none (it may idle as long as both ends like).
+
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import HttpProxy from 'http-proxy';
+import { resolveRequest } from '../routing/resolve-request.ts';
+import { type ConnectLookup, resolveGuarded } from '../upstream/guarded-lookup.ts';
+import { originOf } from '../upstream/pool-registry.ts';
+import { classifyUpstreamError, UpstreamError } from '../upstream/upstream-error-status.ts';
+import { upstreamRequestHeaders } from './forward-headers.ts';
+import { clientAddressOf, type Forwarder } from './forward-request.ts';
+import { type PorticoErrorCode, rawErrorResponse, statusOfError } from './proxy-errors.ts';
+import { requestIdFrom } from './request-id.ts';
+
+interface UpgradeContext {
+  readonly requestId: string;
+  readonly startedAt: number;
+  readonly clientIp: string;
+  readonly method: string;
+  readonly host: string | undefined;
+  readonly path: string | undefined;
+  ingress: string;
+  service: string;
+  serviceRef: string | undefined;
+  upstream: string | undefined;
+  status: number | undefined;
+  error: PorticoErrorCode | undefined;
+}
+
+export class WebSocketProxy {
+  readonly #forwarder: Forwarder;
+  readonly #lookup: ConnectLookup;
+  readonly #proxy: HttpProxy;
+  readonly #sockets = new Set<Duplex>();
+  readonly #contexts = new WeakMap<IncomingMessage, UpgradeContext>();
+
+  constructor(forwarder: Forwarder, lookup: ConnectLookup) {
+    this.#forwarder = forwarder;
+    this.#lookup = lookup;
+    // xfwd off: the X-Forwarded-* set is Portico's own, the same as for plain requests.
+    this.#proxy = HttpProxy.createProxyServer({ ws: true, xfwd: false });
+    this.#proxy.on('proxyReqWs', (proxyReq, req) => this.#watchHandshake(proxyReq, req));
+    // Errors are reported through each call's callback; this only keeps the emitter from throwing.
+    this.#proxy.on('error', () => {});
+  }
+
+  /** Open upgraded sockets (and handshakes in progress). */
+  get size(): number {
+    return this.#sockets.size;
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const now = this.#forwarder.options.now;
+    const context: UpgradeContext = {
+      requestId: requestIdFrom(req.headers['x-request-id']),
+      startedAt: now(),
+      clientIp: clientAddressOf(req),
+      method: req.method ?? '',
+      host: req.headers.host,
+      path: req.url,
+      ingress: '',
+      service: '',
+      serviceRef: undefined,
+      upstream: undefined,
+      status: undefined,
+      error: undefined,
+    };
+    this.#contexts.set(req, context);
+    this.#sockets.add(socket);
+    socket.on('error', () => {});
+    socket.once('close', () => {
+      this.#sockets.delete(socket);
+      this.#log(context);
+    });
+    try {
+      this.#route(req, socket, head, context);
+    } catch (error) {
+      this.#forwarder.options.logger.error({ err: error, requestId: context.requestId }, 'upgrade handler failed');
+      this.#refuse(socket, context, 'PORTICO_ERR_INTERNAL');
+    }
+  }
+
+  /** Ends every open WebSocket (shutdown after the grace period). */
+  destroyAll(): void {
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
+  }
+
+  close(): void {
+    this.#proxy.close();
+  }
+
+  #route(req: IncomingMessage, socket: Duplex, head: Buffer, context: UpgradeContext): void {
+    const { state, scheme } = this.#forwarder.options;
+    const decision = resolveRequest(state.routing().table, {
+      scheme,
+      hostHeader: req.headers.host,
+      target: req.url ?? '',
+    });
+    if (decision.kind === 'bad-request' || decision.kind === 'not-found') {
+      this.#refuse(
+        socket,
+        context,
+        decision.kind === 'bad-request' ? 'PORTICO_ERR_BAD_REQUEST' : 'PORTICO_ERR_NO_ROUTE',
+      );
+      return;
+    }
+    if (decision.kind === 'redirect') {
+      context.ingress = decision.ingress ?? '';
+      context.status = decision.status;
+      socket.end(
+        `HTTP/1.1 ${decision.status} ${decision.status === 308 ? 'Permanent Redirect' : 'Found'}\r\n` +
+          `Location: ${decision.location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+      );
+      return;
+    }
+    context.ingress = decision.ingress;
+    const ref = decision.backend.ref;
+    context.service = ref?.service ?? '';
+    context.serviceRef = ref ? `${ref.namespace}/${ref.service}:${ref.port}` : undefined;
+    const target = this.#forwarder.pickTarget(decision.backend, context.clientIp, undefined);
+    if (typeof target === 'string' || target === undefined) {
+      this.#refuse(socket, context, target ?? 'PORTICO_ERR_NO_ENDPOINTS');
+      return;
+    }
+    context.upstream = target.id;
+
+    const headers = upstreamRequestHeaders(req.headers, {
+      clientIp: context.clientIp,
+      scheme,
+      localPort: req.socket.localPort,
+      requestId: context.requestId,
+      routeHeaders: decision.upstreamHeaders,
+    });
+    const outgoing: Record<string, string | string[]> = Object.create(null);
+    for (let index = 0; index < headers.length; index += 2) {
+      const name = headers[index] as string;
+      const value = headers[index + 1] as string;
+      const prior = outgoing[name];
+      outgoing[name] = prior === undefined ? value : Array.isArray(prior) ? [...prior, value] : [prior, value];
+    }
+    outgoing.connection = 'Upgrade';
+    outgoing.upgrade = req.headers.upgrade ?? 'websocket';
+    req.headers = outgoing;
+    req.url = decision.upstreamPath;
+
+    const proxyTo = (origin: string): void => {
+      this.#proxy.ws(req, socket, head, { target: origin }, (error) => this.#onProxyError(socket, context, error));
+    };
+    const backend = decision.backend;
+    if (backend.kind === 'external-name') {
+      // http-proxy connects with Node's own lookup: resolve (and vet) the name first.
+      resolveGuarded(this.#lookup, backend.hostname).then(
+        (address) => {
+          if (!socket.destroyed) proxyTo(originOf(address, backend.port));
+        },
+        (error: unknown) => this.#onProxyError(socket, context, error),
+      );
+    } else {
+      proxyTo(target.origin);
+    }
+  }
+
+  #watchHandshake(proxyReq: ClientRequest, req: IncomingMessage): void {
+    const context = this.#contexts.get(req);
+    const { connectMs, readMs } = this.#forwarder.options.timeouts;
+    let timer = setTimeout(() => {
+      proxyReq.destroy(new UpstreamError('PORTICO_ERR_UPSTREAM_CONNECT_TIMEOUT', 'WebSocket connect timed out'));
+    }, connectMs);
+    proxyReq.once('socket', (upstream: Socket) => {
+      upstream.once('connect', () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          proxyReq.destroy(new UpstreamError('PORTICO_ERR_UPSTREAM_READ_TIMEOUT', 'WebSocket handshake timed out'));
+        }, readMs);
+      });
+    });
+    const settle = (status: number): void => {
+      clearTimeout(timer);
+      if (context) context.status ??= status;
+    };
+    proxyReq.once('upgrade', () => settle(101));
+    proxyReq.once('response', (response: IncomingMessage) => settle(response.statusCode ?? 502));
+    proxyReq.once('close', () => clearTimeout(timer));
+  }
+
+  #onProxyError(socket: Duplex, context: UpgradeContext, error: unknown): void {
+    const failure = classifyUpstreamError(error);
+    if (failure.phase === 'connect') this.#forwarder.options.metrics.connectError(failure.reason);
+    context.error ??= failure.code;
+    // Only a socket nothing was written to can still take a status line.
+    if (context.status === undefined && (socket as Socket).bytesWritten === 0 && socket.writable) {
+      context.status = failure.status;
+      socket.end(rawErrorResponse(failure.code, context.requestId));
+    } else {
+      socket.destroy();
+    }
+  }
+
+  #refuse(socket: Duplex, context: UpgradeContext, code: PorticoErrorCode): void {
+    context.error = code;
+    context.status = statusOfError(code);
+    if (socket.writable) socket.end(rawErrorResponse(code, context.requestId));
+    else socket.destroy();
+  }
+
+  #log(context: UpgradeContext): void {
+    const { logger, metrics, now } = this.#forwarder.options;
+    const status = context.status ?? 499;
+    const durationMs = now() - context.startedAt;
+    metrics.observeRequest(context.ingress, context.service, status, durationMs / 1000);
+    logger.info(
+      {
+        requestId: context.requestId,
+        clientIp: context.clientIp,
+        method: context.method,
+        host: context.host,
+        path: context.path,
+        status,
+        upgrade: 'websocket',
+        durationMs: Math.round(durationMs * 1000) / 1000,
+        upstreamAddress: context.upstream,
+        ingress: context.ingress || undefined,
+        service: context.serviceRef,
+        error: context.error,
+      },
+      'request',
+    );
+  }
+}

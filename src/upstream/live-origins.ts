@@ -1,0 +1,43 @@
+// The origins some backend of the current table can still reach: every endpoint listed for a
+// Service port in any condition (a terminating endpoint keeps its pool until it is gone, so
+// its in-flight requests finish), plus ExternalName targets. Pools outside this set close.
+
+import type { ResolvedBackend, RouteTable } from '../routing/route-table.ts';
+import type { EndpointView } from '../runtime/live-state.ts';
+import { originOf } from './pool-registry.ts';
+
+/** Every distinct backend object the table can answer with. */
+export function collectBackends(table: RouteTable): Set<ResolvedBackend> {
+  const backends = new Set<ResolvedBackend>();
+  const hostEntries = [...table.exactHosts.values(), ...table.wildcardHosts.values()];
+  if (table.hostless) hostEntries.push(table.hostless);
+  for (const entry of hostEntries) {
+    for (const route of entry.routes) backends.add(route.backend);
+    if (entry.defaultBackend) backends.add(entry.defaultBackend.backend);
+  }
+  if (table.catchAll) backends.add(table.catchAll.backend);
+  return backends;
+}
+
+export interface LiveEndpoints {
+  /** pool keys: `http://ip:port` per endpoint, `http://name:port` per ExternalName */
+  readonly origins: Set<string>;
+  /** `ip:port` ids, for picker state */
+  readonly endpointIds: Set<string>;
+}
+
+export function collectLiveEndpoints(table: RouteTable, endpoints: EndpointView): LiveEndpoints {
+  const origins = new Set<string>();
+  const endpointIds = new Set<string>();
+  for (const backend of collectBackends(table)) {
+    if (backend.kind === 'service') {
+      for (const endpoint of endpoints.endpointsFor(backend)) {
+        endpointIds.add(endpoint.id);
+        origins.add(originOf(endpoint.address, endpoint.port));
+      }
+    } else if (backend.kind === 'external-name') {
+      origins.add(originOf(backend.hostname, backend.port));
+    }
+  }
+  return { origins, endpointIds };
+}

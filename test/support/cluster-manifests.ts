@@ -1,0 +1,86 @@
+// Small builders for the Kubernetes objects the data-plane tests need, as manifest YAML fed to
+// the real manifest reader and compiler (no hand-made route tables).
+
+export interface TestEndpoint {
+  readonly ip: string;
+  readonly port: number;
+  readonly ready?: boolean;
+  readonly serving?: boolean;
+  readonly terminating?: boolean;
+}
+
+export interface TestPath {
+  readonly path: string;
+  readonly service: string;
+  readonly port?: number;
+  readonly pathType?: 'Prefix' | 'Exact' | 'ImplementationSpecific';
+}
+
+export const INGRESS_CLASS_YAML = `apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: { name: portico }
+spec: { controller: portico.dev/ingress-controller }
+`;
+
+export function serviceYaml(
+  name: string,
+  options: { port?: number; sessionAffinity?: 'None' | 'ClientIP'; externalName?: string } = {},
+): string {
+  const port = options.port ?? 80;
+  const type = options.externalName ? 'ExternalName' : 'ClusterIP';
+  return `apiVersion: v1
+kind: Service
+metadata: { name: ${name}, namespace: default }
+spec:
+  type: ${type}
+${options.externalName ? `  externalName: ${options.externalName}\n` : ''}  sessionAffinity: ${options.sessionAffinity ?? 'None'}
+  ports: [{ name: http, port: ${port}, targetPort: http, protocol: TCP }]
+`;
+}
+
+export function sliceYaml(service: string, endpoints: readonly TestEndpoint[], sliceName = `${service}-1`): string {
+  const ports = [...new Set(endpoints.map((endpoint) => endpoint.port))];
+  if (ports.length > 1) throw new Error('one slice, one port: use a slice per port');
+  const rows = endpoints.map(
+    (endpoint) =>
+      `  - addresses: ["${endpoint.ip}"]\n    conditions: { ready: ${endpoint.ready ?? true}, serving: ${endpoint.serving ?? endpoint.ready ?? true}, terminating: ${endpoint.terminating ?? false} }`,
+  );
+  return `apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: ${sliceName}, namespace: default, labels: { kubernetes.io/service-name: ${service} } }
+addressType: IPv4
+ports: [{ name: http, port: ${ports[0] ?? 1}, protocol: TCP }]
+endpoints:${rows.length ? `\n${rows.join('\n')}` : ' []'}
+`;
+}
+
+export function ingressYaml(
+  name: string,
+  host: string,
+  paths: readonly TestPath[],
+  annotations: Readonly<Record<string, string>> = {},
+): string {
+  const pathRows = paths.map(
+    (path) =>
+      `          - path: ${JSON.stringify(path.path)}\n            pathType: ${path.pathType ?? 'Prefix'}\n            backend: { service: { name: ${path.service}, port: { number: ${path.port ?? 80} } } }`,
+  );
+  const annotationRows = Object.entries(annotations).map(([key, value]) => `    ${key}: ${JSON.stringify(value)}`);
+  return `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: ${name}
+  namespace: default
+  creationTimestamp: '2026-01-01T00:00:00Z'
+${annotationRows.length ? `  annotations:\n${annotationRows.join('\n')}\n` : ''}spec:
+  ingressClassName: portico
+  rules:
+    - host: ${host}
+      http:
+        paths:
+${pathRows.join('\n')}
+`;
+}
+
+export function manifests(...documents: readonly string[]): string {
+  return [INGRESS_CLASS_YAML, ...documents].join('---\n');
+}
