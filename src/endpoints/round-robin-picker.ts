@@ -1,5 +1,6 @@
 // Round-robin over the ready endpoints of each set: ingress-nginx's default (`load-balance:
-// round_robin`). One counter per set; a retry skips the endpoint it is moving away from.
+// round_robin`). One counter per set. A retry takes the next endpoint other than the one it is
+// moving away from without using up a turn, so a failing endpoint does not skew the rotation.
 
 import type { EndpointPicker, PickRequest } from './endpoint-picker.ts';
 import type { Endpoint } from './service-endpoints.ts';
@@ -11,7 +12,7 @@ export function createRoundRobinPicker(): EndpointPicker {
       const count = candidates.length;
       if (count === 0) return undefined;
       const turn = next.get(key) ?? 0;
-      next.set(key, turn + 1 >= Number.MAX_SAFE_INTEGER ? 0 : turn + 1);
+      if (avoidId === undefined) next.set(key, turn + 1 >= Number.MAX_SAFE_INTEGER ? 0 : turn + 1);
       for (let offset = 0; offset < count; offset++) {
         const endpoint = candidates[(turn + offset) % count];
         if (endpoint && endpoint.id !== avoidId) return endpoint;

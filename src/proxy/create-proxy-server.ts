@@ -111,7 +111,9 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     http: {
       maxHeaderSize: limits.maxHeaderBytes,
       insecureHTTPParser: false,
-      requireHostHeader: true,
+      // RFC 9112 section 3.2 still holds (HTTP/1.1 without Host → 400), but the forwarder
+      // answers it, so the 400 carries a body with the request id and gets an access-log line.
+      requireHostHeader: false,
       // Only WebSocket upgrades take the upgrade path; `Upgrade: h2c` and the like are plain
       // requests whose Upgrade header is dropped as hop-by-hop.
       shouldUpgradeCallback: (req) => /^websocket$/i.test(req.headers.upgrade ?? ''),

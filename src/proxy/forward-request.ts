@@ -91,6 +91,15 @@ export class Forwarder {
     }
   }
 
+  /** The table's decision for a request; HTTP/1.1 without Host is malformed (RFC 9112 section 3.2). */
+  resolve(req: IncomingMessage): RequestDecision {
+    const { state, scheme } = this.options;
+    const hostHeader = req.headers.host;
+    if (hostHeader === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1)
+      return { kind: 'bad-request', reason: 'HTTP/1.1 request without Host' };
+    return resolveRequest(state.routing().table, { scheme, hostHeader, target: req.url ?? '' });
+  }
+
   pickerFor(backend: ServiceBackend): EndpointPicker {
     const { pickers } = this.options;
     if (backend.sessionAffinity === 'ClientIP') return pickers.clientIp;
@@ -177,12 +186,7 @@ class Exchange {
   }
 
   run(): void {
-    const { state, scheme } = this.#forwarder.options;
-    const decision = resolveRequest(state.routing().table, {
-      scheme,
-      hostHeader: this.#req.headers.host,
-      target: this.#req.url ?? '',
-    });
+    const decision = this.#forwarder.resolve(this.#req);
     this.#decision = decision;
     switch (decision.kind) {
       case 'bad-request':
@@ -374,6 +378,8 @@ class Exchange {
     const status = statusOfError(code);
     const body = errorBody(status, code, this.#requestId);
     this.#bytesOut += Buffer.byteLength(body);
+    // After a malformed request the connection's framing is not to be trusted: close it (as nginx).
+    if (status === 400) res.shouldKeepAlive = false;
     res.writeHead(status, {
       'content-type': 'text/plain; charset=utf-8',
       'content-length': String(Buffer.byteLength(body)),

@@ -7,7 +7,6 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import HttpProxy from 'http-proxy';
-import { resolveRequest } from '../routing/resolve-request.ts';
 import { type ConnectLookup, resolveGuarded } from '../upstream/guarded-lookup.ts';
 import { originOf } from '../upstream/pool-registry.ts';
 import { classifyUpstreamError, UpstreamError } from '../upstream/upstream-error-status.ts';
@@ -95,12 +94,8 @@ export class WebSocketProxy {
   }
 
   #route(req: IncomingMessage, socket: Duplex, head: Buffer, context: UpgradeContext): void {
-    const { state, scheme } = this.#forwarder.options;
-    const decision = resolveRequest(state.routing().table, {
-      scheme,
-      hostHeader: req.headers.host,
-      target: req.url ?? '',
-    });
+    const { scheme } = this.#forwarder.options;
+    const decision = this.#forwarder.resolve(req);
     if (decision.kind === 'bad-request' || decision.kind === 'not-found') {
       this.#refuse(
         socket,

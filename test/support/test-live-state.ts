@@ -36,7 +36,14 @@ class TestEndpointView implements EndpointView {
     return endpoints;
   }
 
-  replaceSlices(slices: readonly EndpointSliceRecord[]): void {
+  /** Upserts `slices`; with `exclusive`, first drops every other slice of the same Services. */
+  replaceSlices(slices: readonly EndpointSliceRecord[], exclusive = false): void {
+    if (exclusive) {
+      const services = new Set(slices.map((slice) => `${slice.namespace}/${slice.serviceName}`));
+      for (const [key, slice] of this.#slices) {
+        if (services.has(`${slice.namespace}/${slice.serviceName}`)) this.#slices.delete(key);
+      }
+    }
     for (const slice of slices) this.#slices.set(slice.key, slice);
     this.#rebuild();
   }
@@ -78,11 +85,14 @@ export class TestLiveState implements LiveState {
     this.endpoints.replaceSlices(slices);
   }
 
-  /** Upserts the slices in `yaml` only: the endpoint fast path, no new table. */
+  /**
+   * The endpoint fast path, no new table: the slices in `yaml` become the only slices of their
+   * Services.
+   */
   updateSlices(yaml: string): void {
     const slices = recordsFromYaml(yaml).filter(
       (record): record is EndpointSliceRecord => record.kind === 'EndpointSlice',
     );
-    this.endpoints.replaceSlices(slices);
+    this.endpoints.replaceSlices(slices, true);
   }
 }
