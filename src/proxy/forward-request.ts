@@ -288,7 +288,7 @@ class Exchange {
   }
 
   onUpstreamData(attempt: UpstreamAttempt, controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (attempt !== this.#attempt || this.#clientGone) return;
+    if (attempt !== this.#attempt || this.#clientGone || !this.#responseStarted) return;
     this.#bytesOut += chunk.length;
     if (!this.#res.write(chunk)) {
       controller.pause();
@@ -386,6 +386,12 @@ class Exchange {
       'x-request-id': this.#requestId,
     });
     res.end(body);
+    // A body the upstream did not take is read and discarded, so the client can finish sending
+    // and read this answer, and the connection stays usable (untouched bodies Node drains itself).
+    if (this.#body?.started && !this.#req.complete) {
+      this.#body.detach();
+      this.#req.resume();
+    }
   }
 
   readonly #onResponseClose = (): void => {

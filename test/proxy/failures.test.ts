@@ -194,3 +194,125 @@ describe('failure semantics', () => {
     assert.match(literal.body, /PORTICO_ERR_UPSTREAM_ADDRESS_FORBIDDEN/);
   });
 });
+
+describe('send timeout and client aborts', () => {
+  const stuck: IncomingMessage[] = [];
+  const streams: { closed: boolean }[] = [];
+  let deaf: TestBackend;
+  let streamer: TestBackend;
+  let running: RunningProxy;
+
+  before(async () => {
+    // Takes the request but never reads its body: the upstream socket fills and stays full.
+    deaf = await startBackend('deaf', '127.0.0.2', (req) => {
+      req.pause();
+      stuck.push(req);
+    });
+    // Streams until the connection goes away, and records that it did.
+    streamer = await startBackend('streamer', '127.0.0.3', (_req, res) => {
+      const record = { closed: false };
+      streams.push(record);
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      const timer = setInterval(() => res.write(Buffer.alloc(16 * 1024, 's')), 5);
+      res.on('close', () => {
+        clearInterval(timer);
+        record.closed = true;
+      });
+    });
+    const state = new TestLiveState(
+      manifests(
+        serviceYaml('deaf'),
+        serviceYaml('streamer'),
+        sliceYaml('deaf', [{ ip: deaf.address, port: deaf.port }]),
+        sliceYaml('streamer', [{ ip: streamer.address, port: streamer.port }]),
+        ingressYaml('example', 'app.test', [
+          { path: '/deaf', service: 'deaf' },
+          { path: '/stream', service: 'streamer' },
+        ]),
+      ),
+    );
+    running = await startProxy(state, { timeouts: { sendMs: 300, readMs: 10_000 } });
+  });
+
+  after(async () => {
+    await running.close();
+    for (const req of stuck) req.socket.destroy();
+    await deaf.close();
+    await streamer.close();
+  });
+
+  test('an upstream that stops taking the request body gets 504 at the send timeout', async () => {
+    const total = 64 * 1024 * 1024;
+    const response = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port: running.port,
+          method: 'POST',
+          path: '/deaf',
+          headers: { host: 'app.test', 'content-length': String(total) },
+          agent: false,
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => {
+            body += chunk.toString();
+          });
+          res.on('end', () => {
+            resolve({ status: res.statusCode ?? 0, body });
+            req.destroy();
+          });
+        },
+      );
+      req.on('error', (error) => {
+        if (!req.destroyed) reject(error);
+      });
+      const chunk = Buffer.alloc(64 * 1024, 'u');
+      let sent = 0;
+      const pump = (): void => {
+        while (sent < total && !req.destroyed) {
+          sent += chunk.length;
+          if (!req.write(chunk)) {
+            req.once('drain', pump);
+            return;
+          }
+        }
+        if (!req.destroyed) req.end();
+      };
+      pump();
+    });
+    assert.equal(response.status, 504);
+    assert.match(response.body, /PORTICO_ERR_UPSTREAM_SEND_TIMEOUT/);
+  });
+
+  test('a client that disconnects mid-response aborts the upstream request', async () => {
+    await new Promise<void>((resolve, reject) => {
+      const req = httpRequest(
+        { host: '127.0.0.1', port: running.port, path: '/stream', headers: { host: 'app.test' }, agent: false },
+        (res) => {
+          let bytes = 0;
+          res.on('data', (chunk: Buffer) => {
+            bytes += chunk.length;
+            if (bytes > 100_000) {
+              req.destroy();
+              resolve();
+            }
+          });
+          res.on('error', () => {});
+        },
+      );
+      req.on('error', () => {});
+      req.on('close', () => resolve());
+      req.end();
+      setTimeout(() => reject(new Error('no data')), 5_000).unref();
+    });
+    for (let round = 0; round < 100 && !streams[0]?.closed; round++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(streams[0]?.closed, true, 'the upstream connection was closed too');
+    for (let round = 0; round < 50 && !running.accessLogs().some((line) => line.path === '/stream'); round++)
+      await new Promise((r) => setTimeout(r, 10));
+    const line = running.accessLogs().find((entry) => entry.path === '/stream');
+    assert.equal(line?.status, 200);
+    assert.equal(line?.error, 'PORTICO_ERR_CLIENT_ABORTED');
+    assert.equal((await send(running.port, { path: '/deaf-check-still-up', host: 'nowhere.test' })).status, 404);
+  });
+});
