@@ -173,6 +173,8 @@ class Exchange {
   #upstreamDurationMs: number | undefined;
   #pausedController: Dispatcher.DispatchController | undefined;
   #watchingDrain = false;
+  /** reasons Portico is waiting on the client (body still arriving, response not being read) */
+  #clientWaits = 0;
 
   constructor(forwarder: Forwarder, req: IncomingMessage, res: ServerResponse, requestId: string) {
     this.#forwarder = forwarder;
@@ -233,9 +235,10 @@ class Exchange {
     const contentLength = req.headers['content-length'];
     if (req.headers['transfer-encoding'] !== undefined || (contentLength !== undefined && contentLength !== '0')) {
       this.#body = new RequestBodySource(req, timeouts.sendMs, now, (error) => this.#abortAttempt(error));
-      // A client that stops sending its body is disconnected (Node destroys a socket whose
-      // timeout fires with nobody listening); the response side arms the same timer on backpressure.
-      if (timeouts.clientIdleMs > 0) req.socket.setTimeout(timeouts.clientIdleMs);
+      if (!req.complete) {
+        this.#clientWait(1);
+        req.once('end', () => this.#clientWait(-1));
+      }
     }
     this.#dispatch(target, decision);
   }
@@ -293,13 +296,28 @@ class Exchange {
     if (!this.#res.write(chunk)) {
       controller.pause();
       this.#pausedController = controller;
+      this.#clientWait(1);
       if (!this.#watchingDrain) {
         this.#watchingDrain = true;
         this.#res.on('drain', this.#onDrain);
-        const idleMs = this.#forwarder.options.timeouts.clientIdleMs;
-        if (idleMs > 0) this.#req.socket.setTimeout(idleMs);
       }
     }
+  }
+
+  /**
+   * The client idle timeout (nginx `client_body_timeout` / `send_timeout`) runs only while
+   * Portico waits on the client: its request body is still coming, or it is not reading the
+   * response. Node destroys a socket whose timeout fires with nobody listening; the response's
+   * close then aborts the upstream request. Waiting on the upstream never trips it.
+   */
+  #clientWait(delta: 1 | -1): void {
+    const idleMs = this.#forwarder.options.timeouts.clientIdleMs;
+    const before = this.#clientWaits;
+    this.#clientWaits = Math.max(0, before + delta);
+    // Once the response is finished the socket timeout is Node's keep-alive timer: leave it alone.
+    if (idleMs <= 0 || this.#res.writableFinished || this.#req.socket === null) return;
+    if (before === 0 && this.#clientWaits === 1) this.#req.socket.setTimeout(idleMs);
+    else if (before === 1 && this.#clientWaits === 0) this.#req.socket.setTimeout(0);
   }
 
   onUpstreamEnd(attempt: UpstreamAttempt): void {
@@ -365,6 +383,7 @@ class Exchange {
   readonly #onDrain = (): void => {
     const controller = this.#pausedController;
     this.#pausedController = undefined;
+    if (controller) this.#clientWait(-1);
     controller?.resume();
   };
 

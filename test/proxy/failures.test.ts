@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { lookup as dnsLookup } from 'node:dns';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { ConnectLookup } from '../../src/upstream/guarded-lookup.ts';
 import { ingressYaml, manifests, serviceYaml, sliceYaml } from '../support/cluster-manifests.ts';
@@ -200,9 +201,20 @@ describe('send timeout and client aborts', () => {
   const streams: { closed: boolean }[] = [];
   let deaf: TestBackend;
   let streamer: TestBackend;
+  let lazy: TestBackend;
+  const lazyClosed: boolean[] = [];
   let running: RunningProxy;
 
   before(async () => {
+    // Reads the whole body, then takes longer to answer than the client idle timeout.
+    lazy = await startBackend('lazy', '127.0.0.4', (req, res) => {
+      const index = lazyClosed.push(false) - 1;
+      res.on('close', () => {
+        lazyClosed[index] = true;
+      });
+      req.resume();
+      req.on('end', () => setTimeout(() => res.end('late but fine'), 700));
+    });
     // Takes the request but never reads its body: the upstream socket fills and stays full.
     deaf = await startBackend('deaf', '127.0.0.2', (req) => {
       req.pause();
@@ -223,15 +235,18 @@ describe('send timeout and client aborts', () => {
       manifests(
         serviceYaml('deaf'),
         serviceYaml('streamer'),
+        serviceYaml('lazy'),
+        sliceYaml('lazy', [{ ip: lazy.address, port: lazy.port }]),
         sliceYaml('deaf', [{ ip: deaf.address, port: deaf.port }]),
         sliceYaml('streamer', [{ ip: streamer.address, port: streamer.port }]),
         ingressYaml('example', 'app.test', [
           { path: '/deaf', service: 'deaf' },
           { path: '/stream', service: 'streamer' },
+          { path: '/lazy', service: 'lazy' },
         ]),
       ),
     );
-    running = await startProxy(state, { timeouts: { sendMs: 300, readMs: 10_000 } });
+    running = await startProxy(state, { timeouts: { sendMs: 300, readMs: 10_000, clientIdleMs: 300 } });
   });
 
   after(async () => {
@@ -239,6 +254,40 @@ describe('send timeout and client aborts', () => {
     for (const req of stuck) req.socket.destroy();
     await deaf.close();
     await streamer.close();
+    await lazy.close();
+  });
+
+  test('waiting on a slow upstream is not client idleness', async () => {
+    // The body arrives in two parts, so the idle timer is armed, then disarmed when it ends.
+    const response = await new Promise<string>((resolve) => {
+      const socket = connect(running.port, '127.0.0.1');
+      let received = '';
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.toString();
+      });
+      socket.on('error', () => {});
+      socket.on('close', () => resolve(received));
+      socket.write('POST /lazy HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\nContent-Length: 10\r\n\r\nfirst');
+      setTimeout(() => socket.write('-last'), 50);
+    });
+    assert.match(response, /^HTTP\/1\.1 200 /);
+    assert.match(response, /late but fine$/);
+  });
+
+  test('a client that stops sending its body is disconnected and the upstream request aborted', async () => {
+    const closed = await new Promise<string>((resolve) => {
+      const socket = connect(running.port, '127.0.0.1');
+      let received = '';
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.toString();
+      });
+      socket.on('error', () => {});
+      socket.on('close', () => resolve(received));
+      socket.write('POST /lazy HTTP/1.1\r\nHost: app.test\r\nContent-Length: 1000\r\n\r\nonly ten b');
+    });
+    assert.equal(closed, '', 'no response: the connection is simply closed');
+    for (let round = 0; round < 100 && !lazyClosed.at(-1); round++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(lazyClosed.at(-1), true);
   });
 
   test('an upstream that stops taking the request body gets 504 at the send timeout', async () => {
