@@ -54,7 +54,9 @@ export function parseManifestText(
   const list = Array.isArray(documents) ? documents : [documents];
   for (const document of list) {
     if (document.errors.length > 0) {
-      problems.push({ file, message: document.errors[0]?.message.split('\n')[0] ?? 'YAML error' });
+      // The yaml package's first line ends with ':' before a code frame; the frame is dropped.
+      const firstLine = document.errors[0]?.message.split('\n')[0]?.replace(/:$/, '');
+      problems.push({ file, message: firstLine || 'YAML error' });
       continue;
     }
     collectObjects(document.toJS({ maxAliasCount: 100 }), file, records, problems);
