@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
 import { AdminServer } from '../../src/admin/admin-server.ts';
+import { createControlMetrics } from '../../src/admin/control-metrics.ts';
 import { createMetrics } from '../../src/admin/metrics.ts';
+import { DEFAULT_COMPILE_OPTIONS } from '../../src/compile/compile-options.ts';
+import { ControlLoop } from '../../src/runtime/control-loop.ts';
 import { captureLogger } from '../runtime/capture-logger.ts';
 
 describe('admin server', () => {
@@ -55,5 +58,35 @@ describe('admin server', () => {
 
   it('ignores the query string', async () => {
     assert.equal((await fetch(`${base}/healthz?verbose=1`)).status, 200);
+  });
+});
+
+describe('admin server with the control loop as its readiness', () => {
+  it('/readyz is 503 until the source has synced and the first table is built, then 200', async () => {
+    const registry = new Registry();
+    const { logger } = captureLogger('silent');
+    const loop = new ControlLoop({
+      compileOptions: DEFAULT_COMPILE_OPTIONS,
+      holdoffMs: 50,
+      maxDelayMs: 500,
+      logger,
+      metrics: createMetrics(registry),
+      controlMetrics: createControlMetrics(registry),
+    });
+    const server = new AdminServer({ registry, isReady: () => loop.ready, logger });
+    const address = await server.listen(0, '127.0.0.1');
+    try {
+      const readyz = `http://127.0.0.1:${address.port}/readyz`;
+      assert.equal((await fetch(readyz)).status, 503);
+      loop.markSynced();
+      assert.equal((await fetch(readyz)).status, 200);
+      assert.match(
+        await (await fetch(readyz.replace('/readyz', '/metrics'))).text(),
+        /^portico_table_builds_total\{result="success"\} 1$/m,
+      );
+    } finally {
+      loop.close();
+      await server.close();
+    }
   });
 });
