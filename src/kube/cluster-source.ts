@@ -74,7 +74,7 @@ export class ClusterSource {
   }
 
   #apply(changes: readonly ClusterChange[]): void {
-    for (const change of changes) this.#options.sink.apply(change);
+    this.#options.sink.applyChanges(changes);
   }
 
   /** Starts every watcher; resolves once all have listed once (and the sink was told). */

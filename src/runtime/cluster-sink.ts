@@ -1,9 +1,11 @@
-// What a source (manifest files today, the Kubernetes watchers tomorrow) feeds: one change
-// at a time, then a single `markSynced` once its first full list has been delivered.
+// What a source (manifest files or the Kubernetes watchers) feeds: changes, one at a time or
+// in batches, then a single `markSynced` once its first full list has been delivered.
 
 import type { ClusterChange } from '../store/cluster-snapshot.ts';
 
 export interface ClusterSink {
   apply(change: ClusterChange): void;
+  /** a batch (an initial list, a relist's difference): one snapshot copy for all of it */
+  applyChanges(changes: readonly ClusterChange[]): void;
   markSynced(): void;
 }

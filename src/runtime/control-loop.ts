@@ -12,8 +12,10 @@ import type { PorticoMetrics } from '../admin/metrics.ts';
 import { compile as compileSnapshot } from '../compile/compile.ts';
 import type { CompileOptions } from '../compile/compile-options.ts';
 import type { Logger } from '../logging/create-logger.ts';
+import type { Diagnostic } from '../model/diagnostic.ts';
 import type { EndpointSliceRecord } from '../model/records.ts';
-import { applyChange, type ClusterChange, type ClusterSnapshot, EMPTY_SNAPSHOT } from '../store/cluster-snapshot.ts';
+import type { RouteTable } from '../routing/route-table.ts';
+import { applyChanges, type ClusterChange, type ClusterSnapshot, EMPTY_SNAPSHOT } from '../store/cluster-snapshot.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { ClusterSink } from './cluster-sink.ts';
 import { createDebouncer, type Debouncer } from './debounce.ts';
@@ -33,6 +35,16 @@ export interface ControlLoopOptions {
   readonly compile?: typeof compileSnapshot;
 }
 
+export interface TableSwap {
+  readonly generation: number;
+  readonly table: RouteTable;
+  readonly diagnostics: readonly Diagnostic[];
+  /** the snapshot the table was compiled from */
+  readonly snapshot: ClusterSnapshot;
+}
+
+export type SwapListener = (swap: TableSwap) => void;
+
 export class ControlLoop implements LiveState, ClusterSink {
   readonly #options: ControlLoopOptions;
   readonly #clock: Clock;
@@ -44,6 +56,7 @@ export class ControlLoop implements LiveState, ClusterSink {
   #routing: RoutingState;
   #synced = false;
   #closed = false;
+  readonly #swapListeners: SwapListener[] = [];
 
   constructor(options: ControlLoopOptions) {
     this.#options = options;
@@ -80,26 +93,36 @@ export class ControlLoop implements LiveState, ClusterSink {
   }
 
   apply(change: ClusterChange): void {
-    if (this.#closed) return;
-    const previousSlice =
-      change.type === 'upsert'
-        ? change.record.kind === 'EndpointSlice'
-          ? this.#snapshot.endpointSlices.get(change.record.key)
-          : undefined
-        : change.kind === 'EndpointSlice'
-          ? this.#snapshot.endpointSlices.get(change.key)
-          : undefined;
-    const applied = applyChange(this.#snapshot, change);
+    this.applyChanges([change]);
+  }
+
+  /**
+   * Applies a batch with one snapshot copy per touched kind: an initial list of thousands of
+   * objects, applied one change at a time, would copy a collection per object.
+   */
+  applyChanges(changes: readonly ClusterChange[]): void {
+    if (this.#closed || changes.length === 0) return;
+    const touchedServices = new Set<string>();
+    // Slices as of the previous change in this batch, so two changes to one slice chain.
+    const latestSlices = new Map<string, EndpointSliceRecord | undefined>();
+    for (const change of changes) {
+      const kind = change.type === 'upsert' ? change.record.kind : change.kind;
+      if (kind !== 'EndpointSlice') continue;
+      const key = change.type === 'upsert' ? change.record.key : change.key;
+      const previous = latestSlices.has(key) ? latestSlices.get(key) : this.#snapshot.endpointSlices.get(key);
+      const next = change.type === 'upsert' ? (change.record as EndpointSliceRecord) : undefined;
+      for (const serviceKey of this.#endpoints.replaceSlice(previous, next)) touchedServices.add(serviceKey);
+      latestSlices.set(key, next);
+    }
+    const applied = applyChanges(this.#snapshot, changes);
     this.#snapshot = applied.snapshot;
-    if (applied.endpointsChanged) {
-      const nextSlice = change.type === 'upsert' ? (change.record as EndpointSliceRecord) : undefined;
-      for (const serviceKey of this.#endpoints.replaceSlice(previousSlice, nextSlice)) {
-        this.#publishEndpointCounts(serviceKey);
-      }
-    }
-    if (applied.routesChanged) {
-      if (this.#synced) this.#debouncer.request();
-    }
+    for (const serviceKey of touchedServices) this.#publishEndpointCounts(serviceKey);
+    if (applied.routesChanged && this.#synced) this.#debouncer.request();
+  }
+
+  /** Called after every table swap (status writing, Events); listener errors are logged, never thrown. */
+  onSwap(listener: SwapListener): void {
+    this.#swapListeners.push(listener);
   }
 
   /** The source has delivered its full initial list: build the first table now. */
@@ -163,6 +186,14 @@ export class ControlLoop implements LiveState, ClusterSink {
       },
       'routing table swapped',
     );
+    const swap: TableSwap = { generation, table: result.table, diagnostics: result.diagnostics, snapshot };
+    for (const listener of this.#swapListeners) {
+      try {
+        listener(swap);
+      } catch (error) {
+        logger.error({ err: error, generation }, 'table swap listener failed');
+      }
+    }
   }
 
   #publishEndpointCounts(serviceKey: string): void {

@@ -220,7 +220,7 @@ export class ManifestSource {
       }
     }
     if (this.#closed) return { upserts: 0, deletes: 0 };
-    for (const change of changes) this.#options.sink.apply(change);
+    this.#options.sink.applyChanges(changes);
     this.#applied = desired;
     if (changes.length > 0 && this.#loaded) {
       logger.info({ files: changedFiles, upserts: changes.length - deletes, deletes }, 'manifests changed');

@@ -27,6 +27,9 @@ class RecordingSink implements ClusterSink {
   apply(change: ClusterChange): void {
     this.changes.push(describeChange(change));
   }
+  applyChanges(changes: readonly ClusterChange[]): void {
+    for (const change of changes) this.apply(change);
+  }
   markSynced(): void {
     this.synced++;
   }
