@@ -234,11 +234,13 @@ class Exchange {
     });
     const contentLength = req.headers['content-length'];
     if (req.headers['transfer-encoding'] !== undefined || (contentLength !== undefined && contentLength !== '0')) {
-      this.#body = new RequestBodySource(req, timeouts.sendMs, now, (error) => this.#abortAttempt(error));
-      if (!req.complete) {
-        this.#clientWait(1);
-        req.once('end', () => this.#clientWait(-1));
-      }
+      this.#body = new RequestBodySource(
+        req,
+        timeouts.sendMs,
+        now,
+        (error) => this.#abortAttempt(error),
+        (waiting) => this.#clientWait(waiting ? 1 : -1),
+      );
     }
     this.#dispatch(target, decision);
   }
@@ -306,8 +308,8 @@ class Exchange {
 
   /**
    * The client idle timeout (nginx `client_body_timeout` / `send_timeout`) runs only while
-   * Portico waits on the client: its request body is still coming, or it is not reading the
-   * response. Node destroys a socket whose timeout fires with nobody listening; the response's
+   * Portico waits on the client: the upstream wants body data the client has not sent, or the
+   * client is not reading the response. Node destroys a socket whose timeout fires with nobody listening; the response's
    * close then aborts the upstream request. Waiting on the upstream never trips it.
    */
   #clientWait(delta: 1 | -1): void {

@@ -3,7 +3,9 @@
 // - backpressure end to end (nothing is read from the client before the upstream takes it);
 // - `started` tells whether any byte may have left, which decides if a retry is allowed;
 // - a failed attempt detaches without destroying the request, so the client still gets a 502.
-// It also enforces the send timeout: a chunk the upstream does not accept within `sendMs`.
+// It also enforces the send timeout (a chunk the upstream does not accept within `sendMs`) and
+// says when Portico is waiting on the client, for the client idle timeout: time spent waiting
+// on a slow upstream is never counted against the client.
 
 import type { IncomingMessage } from 'node:http';
 import { UpstreamError } from '../upstream/upstream-error-status.ts';
@@ -20,7 +22,10 @@ export class RequestBodySource implements AsyncIterableIterator<Buffer, undefine
   readonly #sendTimeoutMs: number;
   readonly #now: () => number;
   readonly #onSendTimeout: (error: UpstreamError) => void;
+  readonly #onClientWait: (waiting: boolean) => void;
   #started = false;
+  /** undici asked for a chunk and the client has not sent it yet */
+  #waitingOnClient = false;
   #ended = false;
   #detached = false;
   #error: Error | undefined;
@@ -35,11 +40,13 @@ export class RequestBodySource implements AsyncIterableIterator<Buffer, undefine
     sendTimeoutMs: number,
     now: () => number,
     onSendTimeout: (error: UpstreamError) => void,
+    onClientWait: (waiting: boolean) => void = () => {},
   ) {
     this.#req = req;
     this.#sendTimeoutMs = sendTimeoutMs;
     this.#now = now;
     this.#onSendTimeout = onSendTimeout;
+    this.#onClientWait = onClientWait;
   }
 
   /** whether undici has asked for a chunk: from then on the body cannot be replayed */
@@ -90,7 +97,14 @@ export class RequestBodySource implements AsyncIterableIterator<Buffer, undefine
     }
     const pending = this.#pending;
     this.#pending = undefined;
+    this.#setWaitingOnClient(false);
     pending?.resolve(DONE);
+  }
+
+  #setWaitingOnClient(waiting: boolean): void {
+    if (this.#waitingOnClient === waiting) return;
+    this.#waitingOnClient = waiting;
+    this.#onClientWait(waiting);
   }
 
   readonly #pump = (): void => {
@@ -98,20 +112,25 @@ export class RequestBodySource implements AsyncIterableIterator<Buffer, undefine
     if (pending === undefined) return;
     if (this.#error) {
       this.#pending = undefined;
+      this.#setWaitingOnClient(false);
       pending.reject(this.#error);
       return;
     }
     const chunk = this.#req.read() as Buffer | null;
     if (chunk !== null) {
       this.#pending = undefined;
+      this.#setWaitingOnClient(false);
       this.#bytes += chunk.length;
       this.#hold();
       pending.resolve({ value: chunk, done: false });
     } else if (this.#ended) {
       this.#pending = undefined;
+      this.#setWaitingOnClient(false);
       clearTimeout(this.#timer);
       this.#timer = undefined;
       pending.resolve(DONE);
+    } else {
+      this.#setWaitingOnClient(true);
     }
   };
 

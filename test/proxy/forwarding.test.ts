@@ -17,6 +17,7 @@ interface Echo {
 describe('forwarding', () => {
   let web: TestBackend;
   let web2: TestBackend;
+  let web6: TestBackend;
   let running: RunningProxy;
 
   before(async () => {
@@ -38,10 +39,13 @@ describe('forwarding', () => {
       const body = JSON.stringify({ name: 'web2', method: req.method, url: req.url, headers: req.headers });
       res.end(body);
     });
+    web6 = await startBackend('web6', '::1');
     const state = new TestLiveState(
       manifests(
         serviceYaml('web'),
         serviceYaml('web2'),
+        serviceYaml('web6'),
+        sliceYaml('web6', [{ ip: '::1', port: web6.port }]),
         serviceYaml('nobody'),
         sliceYaml('web', [{ ip: web.address, port: web.port }]),
         sliceYaml('web2', [{ ip: web2.address, port: web2.port }]),
@@ -51,6 +55,7 @@ describe('forwarding', () => {
           { path: '/v2', service: 'web2' },
           { path: '/empty', service: 'nobody' },
           { path: '/missing', service: 'does-not-exist' },
+          { path: '/six', service: 'web6' },
         ]),
         ingressYaml(
           'rewrite',
@@ -72,6 +77,14 @@ describe('forwarding', () => {
     await running.close();
     await web.close();
     await web2.close();
+    await web6.close();
+  });
+
+  test('an IPv6 endpoint (dual-stack slices)', async () => {
+    const response = await send(running.port, { path: '/six' });
+    assert.equal(response.status, 200);
+    assert.equal((JSON.parse(response.body) as Echo).name, 'web6');
+    assert.ok(running.proxy.upstreamOrigins().includes(`http://[::1]:${web6.port}`));
   });
 
   test('routes by path to two backends', async () => {

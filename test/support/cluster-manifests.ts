@@ -45,10 +45,11 @@ export function sliceYaml(service: string, endpoints: readonly TestEndpoint[], s
     (endpoint) =>
       `  - addresses: ["${endpoint.ip}"]\n    conditions: { ready: ${endpoint.ready ?? true}, serving: ${endpoint.serving ?? endpoint.ready ?? true}, terminating: ${endpoint.terminating ?? false} }`,
   );
+  const addressType = endpoints.some((endpoint) => endpoint.ip.includes(':')) ? 'IPv6' : 'IPv4';
   return `apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
 metadata: { name: ${sliceName}, namespace: default, labels: { kubernetes.io/service-name: ${service} } }
-addressType: IPv4
+addressType: ${addressType}
 ports: [{ name: http, port: ${ports[0] ?? 1}, protocol: TCP }]
 endpoints:${rows.length ? `\n${rows.join('\n')}` : ' []'}
 `;
