@@ -1,6 +1,6 @@
-// Wiring only: config → source (manifests) → control loop → proxy + admin; then signals.
+// Wiring only: config → source (manifests or cluster) → control loop → proxy + admin; then signals.
 //
-//   ManifestSource ──apply/markSynced──▶ ControlLoop ──LiveState──▶ proxy (createProxyServer)
+//   ManifestSource | ClusterMode ──apply/markSynced──▶ ControlLoop ──LiveState──▶ proxy (createProxyServer)
 //                                            │
 //                       metrics registry ◀───┴──▶ AdminServer (/healthz /readyz /metrics)
 //
@@ -15,6 +15,7 @@ import { AdminServer } from './admin/admin-server.ts';
 import { createControlMetrics } from './admin/control-metrics.ts';
 import { createMetrics } from './admin/metrics.ts';
 import type { Config } from './config/config.ts';
+import { createClusterMode } from './kube/cluster-mode.ts';
 import { createLogger, type Logger, type ProcessLogger } from './logging/create-logger.ts';
 import { createProxyServer } from './proxy/create-proxy-server.ts';
 import { ControlLoop } from './runtime/control-loop.ts';
@@ -73,13 +74,15 @@ export async function startPortico(config: Config, options: StartOptions = {}): 
     return ready;
   };
   const admin = new AdminServer({ registry, isReady, logger });
-  const source = new ManifestSource({
-    paths: config.manifests,
-    sink: state,
-    logger,
-    holdoffMs: config.manifestWatchHoldoffMs,
-    maxDelayMs: config.manifestWatchMaxDelayMs,
-  });
+  const source = config.kube
+    ? createClusterMode(config.kube, state, logger, config.compile.controllerClass)
+    : new ManifestSource({
+        paths: config.manifests,
+        sink: state,
+        logger,
+        holdoffMs: config.manifestWatchHoldoffMs,
+        maxDelayMs: config.manifestWatchMaxDelayMs,
+      });
   const proxy = createProxyServer({ state, logger, metrics });
 
   let stopping: Promise<void> | undefined;
@@ -88,7 +91,7 @@ export async function startPortico(config: Config, options: StartOptions = {}): 
       draining = true;
       isReady();
       logger.info({ reason }, 'shutting down');
-      source.close();
+      await source.stop();
       // In-flight requests get up to the grace period; what is left then is cut.
       await proxy.close({ graceMs: config.shutdownGraceMs });
       await admin.close();

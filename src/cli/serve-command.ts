@@ -1,10 +1,11 @@
-// `portico serve --manifests <file|dir>...`: standalone mode. Usage and config problems print
+// `portico serve`: cluster mode, or standalone mode with `--manifests <file|dir>...`. Usage and config problems print
 // one line each on stderr and exit 2; a failure to start (port in use...) exits 1.
 
 import type { Command } from 'commander';
 import { buildConfig, type Config, type ConfigInput } from '../config/config.ts';
 import {
   addClassOptions,
+  addClusterOptions,
   addListenerOptions,
   addManifestOption,
   type ConfigFlags,
@@ -41,11 +42,17 @@ export function failStart(error: unknown): never {
 export function registerServeCommand(program: Command): void {
   const command = program
     .command('serve')
-    .description('serve Ingresses from manifest files, applying edits live')
-    .addHelpText('after', '\nExample:\n  portico serve --manifests ./manifests --http-port 8080\n');
+    .description(
+      'serve Ingresses from the cluster (default) or from manifest files (--manifests), applying changes live',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  portico serve                                    # in a cluster\n  portico serve --kubeconfig ~/.kube/config        # against a cluster, from outside\n  portico serve --manifests ./manifests            # standalone, no cluster\n',
+    );
   addManifestOption(command);
   addListenerOptions(command);
   addClassOptions(command);
+  addClusterOptions(command);
   exitTwoOnUsageError(command);
   command.action(async (flags: ConfigFlags) => {
     const config = configOrExit(configInputFromFlags(flags));

@@ -23,6 +23,12 @@ export interface ConfigFlags {
   controllerClass?: string;
   watchIngressWithoutClass?: boolean;
   logLevel?: string;
+  kubeconfig?: string;
+  watchNamespace?: string[];
+  updateStatus?: string;
+  publishService?: string;
+  publishStatusAddress?: string;
+  electionId?: string;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -56,8 +62,26 @@ export function addClassOptions(command: Command): Command {
     .option('--watch-ingress-without-class', 'also serve Ingresses that name no class', false);
 }
 
+/** Cluster mode (serve without --manifests); names as ingress-nginx's where one exists. */
+export function addClusterOptions(command: Command): Command {
+  return command
+    .option('--kubeconfig <file>', 'kubeconfig for running outside the cluster (default: in-cluster config)')
+    .option('--watch-namespace <ns>', 'namespace to watch (repeatable or comma-separated; default: all)', collect)
+    .option('--publish-service <ns/name>', 'Service whose address is written into Ingress status')
+    .option('--publish-status-address <addresses>', 'address(es), comma-separated, written into Ingress status')
+    .option('--election-id <name>', 'name of the leader-election Lease', 'portico-leader')
+    .option('--update-status <bool>', 'write Ingress status (true/false)', 'true');
+}
+
 export function configInputFromFlags(flags: ConfigFlags): ConfigInput {
   return {
+    kubeconfig: flags.kubeconfig,
+    watchNamespaces: flags.watchNamespace,
+    updateStatus: flags.updateStatus === 'true' ? undefined : flags.updateStatus,
+    publishService: flags.publishService,
+    publishStatusAddress: flags.publishStatusAddress,
+    electionId: flags.electionId === 'portico-leader' ? undefined : flags.electionId,
+    env: process.env,
     manifests: flags.manifests ?? [],
     httpPort: flags.httpPort,
     adminPort: flags.adminPort,

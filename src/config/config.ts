@@ -4,6 +4,7 @@
 
 import { statSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import {
   type CompileOptions,
   DEFAULT_CONTROLLER_CLASS,
@@ -34,9 +35,31 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 export const DEMO_BIND_ADDRESS = '127.0.0.1';
 export const DEFAULT_DEMO_BACKEND_PORT = 18080;
 
+/** Cluster mode: what to watch and how to report back (ingress-nginx's flag names). */
+export interface KubeSettings {
+  /** undefined: in-cluster config */
+  readonly kubeconfig: string | undefined;
+  /** empty: every namespace */
+  readonly watchNamespaces: readonly string[];
+  readonly updateStatus: boolean;
+  /** `ns/name` of the Service whose address goes into Ingress status */
+  readonly publishService: string | undefined;
+  readonly publishStatusAddresses: readonly string[];
+  /** Lease name */
+  readonly electionId: string;
+  /** the Lease's namespace: the controller's own (POD_NAMESPACE) */
+  readonly electionNamespace: string;
+  /** this replica's name in the Lease and in Events (POD_NAME, else the host name) */
+  readonly identity: string;
+}
+
+export const DEFAULT_ELECTION_ID = 'portico-leader';
+
 export interface Config {
-  /** manifest files and directories, in the order given */
+  /** manifest files and directories, in the order given; empty in cluster mode */
   readonly manifests: readonly string[];
+  /** set in cluster mode (no --manifests), undefined in standalone mode */
+  readonly kube: KubeSettings | undefined;
   /** 0 means any free port (tests) */
   readonly httpPort: number;
   readonly adminPort: number;
@@ -60,6 +83,14 @@ export interface ConfigInput {
   readonly controllerClass?: string | undefined;
   readonly watchIngressWithoutClass?: boolean | undefined;
   readonly logLevel?: string | undefined;
+  readonly kubeconfig?: string | undefined;
+  readonly watchNamespaces?: readonly string[] | undefined;
+  readonly updateStatus?: string | undefined;
+  readonly publishService?: string | undefined;
+  readonly publishStatusAddress?: string | undefined;
+  readonly electionId?: string | undefined;
+  /** the process environment (KUBERNETES_SERVICE_HOST, POD_NAMESPACE, POD_NAME, HOSTNAME) */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined;
 }
 
 export type ConfigResult =
@@ -83,10 +114,6 @@ export function parsePortFlag(flag: string, raw: string | undefined, fallback: n
 }
 
 function checkManifestPaths(paths: readonly string[], problems: string[]): void {
-  if (paths.length === 0) {
-    problems.push('--manifests is required: give at least one manifest file or directory');
-    return;
-  }
   for (const path of paths) {
     try {
       const info = statSync(path);
@@ -114,10 +141,82 @@ function isLogLevel(value: string): value is LogLevel {
   return (LOG_LEVELS as readonly string[]).includes(value);
 }
 
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const NAMESPACED_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\/[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$/;
+
+function splitList(values: readonly string[] | string | undefined): string[] {
+  const list = typeof values === 'string' ? [values] : (values ?? []);
+  return list
+    .flatMap((value) => value.split(','))
+    .map((value) => value.trim())
+    .filter(Boolean);
+}
+
+/** Cluster-mode flags; standalone mode rejects them so a typo cannot silently change the mode. */
+function buildKubeSettings(input: ConfigInput, standalone: boolean, problems: string[]): KubeSettings | undefined {
+  const env = input.env ?? {};
+  const clusterFlags = [
+    ['--kubeconfig', input.kubeconfig],
+    ['--watch-namespace', input.watchNamespaces?.length ? 'set' : undefined],
+    ['--publish-service', input.publishService],
+    ['--publish-status-address', input.publishStatusAddress],
+    ['--election-id', input.electionId],
+    ['--update-status', input.updateStatus],
+  ] as const;
+  if (standalone) {
+    for (const [flag, value] of clusterFlags) {
+      if (value !== undefined) problems.push(`${flag} is for cluster mode; it cannot be combined with --manifests`);
+    }
+    return undefined;
+  }
+  if (input.kubeconfig === undefined && !env.KUBERNETES_SERVICE_HOST) {
+    problems.push(
+      'no source: give --manifests <file|dir> for standalone mode, or run in a cluster (or give --kubeconfig <file>) for cluster mode',
+    );
+  }
+  if (input.kubeconfig !== undefined) {
+    try {
+      if (!statSync(input.kubeconfig).isFile())
+        problems.push(`--kubeconfig ${JSON.stringify(input.kubeconfig)} is not a file`);
+    } catch {
+      problems.push(`--kubeconfig ${JSON.stringify(input.kubeconfig)} does not exist`);
+    }
+  }
+  const watchNamespaces = splitList(input.watchNamespaces);
+  for (const namespace of watchNamespaces) {
+    if (!DNS_LABEL.test(namespace))
+      problems.push(`--watch-namespace ${JSON.stringify(namespace)} is not a namespace name`);
+  }
+  const publishService = input.publishService?.trim() || undefined;
+  if (publishService !== undefined && !NAMESPACED_NAME.test(publishService)) {
+    problems.push(`--publish-service ${JSON.stringify(input.publishService)} must be namespace/name`);
+  }
+  const publishStatusAddresses = splitList(input.publishStatusAddress);
+  const electionId = input.electionId ?? DEFAULT_ELECTION_ID;
+  if (!DNS_LABEL.test(electionId))
+    problems.push(`--election-id ${JSON.stringify(electionId)} is not a valid Lease name`);
+  const rawUpdate = (input.updateStatus ?? 'true').trim().toLowerCase();
+  if (rawUpdate !== 'true' && rawUpdate !== 'false') {
+    problems.push(`--update-status ${JSON.stringify(input.updateStatus)} must be true or false`);
+  }
+  const identity = env.POD_NAME || `${env.HOSTNAME || hostname()}-${process.pid}`;
+  return Object.freeze({
+    kubeconfig: input.kubeconfig,
+    watchNamespaces: Object.freeze(watchNamespaces),
+    updateStatus: rawUpdate !== 'false',
+    publishService,
+    publishStatusAddresses: Object.freeze(publishStatusAddresses),
+    electionId,
+    electionNamespace: env.POD_NAMESPACE || 'default',
+    identity,
+  });
+}
+
 export function buildConfig(input: ConfigInput): ConfigResult {
   const problems: string[] = [];
   const manifests = [...(input.manifests ?? [])];
   checkManifestPaths(manifests, problems);
+  const kube = buildKubeSettings(input, manifests.length > 0, problems);
 
   const httpPort = parsePortFlag('--http-port', input.httpPort, DEFAULT_HTTP_PORT, problems);
   const adminPort = parsePortFlag('--admin-port', input.adminPort, DEFAULT_ADMIN_PORT, problems);
@@ -144,6 +243,7 @@ export function buildConfig(input: ConfigInput): ConfigResult {
   if (problems.length > 0) return { ok: false, problems };
   const config: Config = Object.freeze({
     manifests: Object.freeze(manifests),
+    kube,
     httpPort,
     adminPort,
     bindAddress,

@@ -116,6 +116,11 @@ export class ManifestSource {
     return this.#scanning;
   }
 
+  /** the source contract shared with cluster mode */
+  async stop(): Promise<void> {
+    this.close();
+  }
+
   close(): void {
     this.#closed = true;
     this.#debouncer.cancel();

@@ -73,11 +73,13 @@ export function applyChanges(snapshot: ClusterSnapshot, changes: Iterable<Cluste
       collection = new Map(snapshot[collectionName] as ReadonlyMap<ObjectKey, ClusterRecord>);
       copies.set(collectionName, collection);
     }
-    const changed =
-      change.type === 'upsert'
-        ? collection.get(change.record.key) !== change.record &&
-          (collection.set(change.record.key, change.record), true)
-        : collection.delete(change.key);
+    let changed: boolean;
+    if (change.type === 'upsert') {
+      changed = collection.get(change.record.key) !== change.record;
+      if (changed) collection.set(change.record.key, change.record);
+    } else {
+      changed = collection.delete(change.key);
+    }
     if (!changed) continue;
     if (kind === 'EndpointSlice') endpointsChanged = true;
     else routesChanged = true;

@@ -64,7 +64,9 @@ const rows: readonly Row[] = [
   {
     name: 'no manifests',
     input: {},
-    problems: ['--manifests is required: give at least one manifest file or directory'],
+    problems: [
+      'no source: give --manifests <file|dir> for standalone mode, or run in a cluster (or give --kubeconfig <file>) for cluster mode',
+    ],
   },
   {
     name: 'missing manifest path',
@@ -118,10 +120,76 @@ const rows: readonly Row[] = [
     name: 'every problem at once, in flag order',
     input: { httpPort: '99999', adminPort: 'x', logLevel: 'loud' },
     problems: [
-      '--manifests is required: give at least one manifest file or directory',
+      'no source: give --manifests <file|dir> for standalone mode, or run in a cluster (or give --kubeconfig <file>) for cluster mode',
       '--http-port "99999" is not a port: use 1-65535 (or 0 for any free port)',
       '--admin-port "x" is not a port: use 1-65535 (or 0 for any free port)',
       '--log-level "loud" is not one of fatal, error, warn, info, debug, trace, silent',
+    ],
+  },
+  {
+    name: 'cluster mode in a cluster: defaults',
+    input: { env: { KUBERNETES_SERVICE_HOST: '10.0.0.1', POD_NAMESPACE: 'ingress', POD_NAME: 'portico-abc' } },
+    expect: {
+      manifests: [],
+      kube: {
+        kubeconfig: undefined,
+        watchNamespaces: [],
+        updateStatus: true,
+        publishService: undefined,
+        publishStatusAddresses: [],
+        electionId: 'portico-leader',
+        electionNamespace: 'ingress',
+        identity: 'portico-abc',
+      },
+    },
+  },
+  {
+    name: 'cluster mode outside a cluster: every flag',
+    input: {
+      kubeconfig: file,
+      watchNamespaces: ['team-a', 'team-b,team-c'],
+      updateStatus: 'false',
+      publishService: 'ingress/portico',
+      publishStatusAddress: '203.0.113.7, lb.example.com',
+      electionId: 'edge-leader',
+      env: { POD_NAME: 'p' },
+    },
+    expect: {
+      kube: {
+        kubeconfig: file,
+        watchNamespaces: ['team-a', 'team-b', 'team-c'],
+        updateStatus: false,
+        publishService: 'ingress/portico',
+        publishStatusAddresses: ['203.0.113.7', 'lb.example.com'],
+        electionId: 'edge-leader',
+        electionNamespace: 'default',
+        identity: 'p',
+      },
+    },
+  },
+  {
+    name: 'cluster flags with --manifests',
+    input: { manifests: [dir], kubeconfig: file, publishService: 'a/b' },
+    problems: [
+      '--kubeconfig is for cluster mode; it cannot be combined with --manifests',
+      '--publish-service is for cluster mode; it cannot be combined with --manifests',
+    ],
+  },
+  {
+    name: 'bad cluster flags',
+    input: {
+      kubeconfig: missing,
+      watchNamespaces: ['Team_A'],
+      publishService: 'portico',
+      electionId: 'Bad Lease',
+      updateStatus: 'maybe',
+    },
+    problems: [
+      `--kubeconfig "${missing}" does not exist`,
+      '--watch-namespace "Team_A" is not a namespace name',
+      '--publish-service "portico" must be namespace/name',
+      '--election-id "Bad Lease" is not a valid Lease name',
+      '--update-status "maybe" must be true or false',
     ],
   },
 ];
