@@ -35,7 +35,11 @@ describe('portico serve: usage errors exit 2 with one line per problem', () => {
       args: (d) => ['--manifests', join(d, 'nope')],
       stderr: [/^portico: --manifests ".*nope" does not exist$/],
     },
-    { name: 'no manifests at all', args: () => [], stderr: [/^portico: --manifests is required/] },
+    {
+      name: 'no manifests and no cluster',
+      args: () => [],
+      stderr: [/^portico: no source: give --manifests <file\|dir> for standalone mode, or run in a cluster/],
+    },
   ];
   for (const testCase of cases) {
     it(testCase.name, async () => {

@@ -30,7 +30,9 @@ function splitLines(into: string[]): (chunk: Buffer) => void {
 }
 
 export function spawnPortico(args: readonly string[]): SpawnedPortico {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Never let a test's Portico believe it runs inside a cluster.
+  const { KUBERNETES_SERVICE_HOST: _, ...env } = process.env;
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   const stdout: string[] = [];
   const stderr: string[] = [];
   child.stdout?.on('data', splitLines(stdout));
