@@ -1,0 +1,147 @@
+// Cluster mode's write side against a real kube-apiserver: Ingress status written by the
+// Lease holder only and cleared when we stop serving, failover when the leader dies, and
+// compile diagnostics as Warning Events readable with kubectl.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { type ControlPlane, startControlPlane } from '../harness/control-plane.ts';
+import { eventually } from '../harness/eventually.ts';
+import { documents, ingressClassYaml, ingressYaml, serviceYaml } from '../support/kube-objects.ts';
+import { PorticoProcess } from '../support/portico-process.ts';
+
+const ADDRESS = '203.0.113.20';
+const PUBLISH = ['--publish-status-address', ADDRESS];
+
+interface KubeList {
+  readonly items: readonly Record<string, unknown>[];
+}
+
+describe('cluster mode: status, leader election and Events', () => {
+  let controlPlane: ControlPlane;
+  const running: PorticoProcess[] = [];
+  const apply = (yaml: string) => controlPlane.kubectl(['apply', '-f', '-'], { input: yaml });
+
+  async function statusIps(name: string): Promise<string[]> {
+    const result = await controlPlane.kubectl(['get', 'ingress', name, '-n', 'default', '-o', 'json']);
+    const ingress = JSON.parse(result.stdout) as { status?: { loadBalancer?: { ingress?: { ip?: string }[] } } };
+    return (ingress.status?.loadBalancer?.ingress ?? []).map((entry) => entry.ip ?? '');
+  }
+
+  async function leaseHolder(): Promise<string | undefined> {
+    const result = await controlPlane.kubectl(['get', 'lease', 'portico-leader', '-n', 'default', '-o', 'json'], {
+      allowFailure: true,
+    });
+    if (result.code !== 0) return undefined;
+    return (JSON.parse(result.stdout) as { spec?: { holderIdentity?: string } }).spec?.holderIdentity;
+  }
+
+  function statusWrites(portico: PorticoProcess): number {
+    return portico
+      .log()
+      .split('\n')
+      .filter((line) => line.includes('"msg":"ingress status updated"')).length;
+  }
+
+  async function start(name: string): Promise<PorticoProcess> {
+    const portico = await PorticoProcess.start(controlPlane, { name, args: PUBLISH });
+    running.push(portico);
+    return portico;
+  }
+
+  before(async () => {
+    controlPlane = await startControlPlane();
+    await apply(
+      documents(
+        ingressClassYaml('portico'),
+        ingressClassYaml('other', 'example.com/other'),
+        serviceYaml('default', 'web'),
+      ),
+    );
+  });
+
+  after(async () => {
+    for (const portico of running) await portico.stop();
+    await controlPlane?.stop();
+  });
+
+  it('the leader writes our address into served Ingresses and clears it when they leave our class', async () => {
+    const leader = await start('portico-a');
+    await eventually(async () => assert.equal(await leaseHolder(), 'portico-a'));
+    await apply(ingressYaml('default', 'site', 'site.example', [{ path: '/', service: 'web' }]));
+    await eventually(async () => assert.deepEqual(await statusIps('site'), [ADDRESS]));
+
+    await apply(ingressYaml('default', 'site', 'site.example', [{ path: '/', service: 'web' }], 'other'));
+    await eventually(async () => assert.deepEqual(await statusIps('site'), []));
+    assert.ok(statusWrites(leader) >= 2, 'one write to set, one to clear');
+  });
+
+  it('only the leader writes status; another replica takes over when the leader is killed', async () => {
+    const [leader] = running as [PorticoProcess];
+    const follower = await start('portico-b');
+    await apply(ingressYaml('default', 'second', 'second.example', [{ path: '/', service: 'web' }]));
+    await eventually(async () => assert.deepEqual(await statusIps('second'), [ADDRESS]));
+    assert.equal(await leaseHolder(), 'portico-a');
+    assert.equal(statusWrites(follower), 0, 'the follower wrote status while not leading');
+    // Both replicas serve traffic whoever leads.
+    await eventually(async () => assert.notEqual((await follower.get('second.example', '/')).status, 404));
+
+    leader.kill();
+    // Lease of 15 s: the follower may take over once it has expired.
+    await eventually(async () => assert.equal(await leaseHolder(), 'portico-b'), { timeoutMs: 45_000 });
+    await apply(ingressYaml('default', 'third', 'third.example', [{ path: '/', service: 'web' }]));
+    await eventually(async () => assert.deepEqual(await statusIps('third'), [ADDRESS]));
+    assert.ok(statusWrites(follower) >= 1, 'the new leader wrote the status');
+  });
+
+  it('records each compile diagnostic once as a Warning Event on the offending Ingress', async () => {
+    await apply(
+      documents(
+        ingressYaml('default', 'broken', 'broken.example', [{ path: '/', service: 'missing' }]),
+        // An invalid annotation value: a second, different diagnostic on the same Ingress.
+        ingressYaml('default', 'annotated', 'annotated.example', [{ path: '/', service: 'web' }]).replace(
+          'metadata: { name: annotated, namespace: default }',
+          'metadata: { name: annotated, namespace: default, annotations: { nginx.ingress.kubernetes.io/ssl-redirect: maybe } }',
+        ),
+      ),
+    );
+    const eventsFor = async (name: string) => {
+      const result = await controlPlane.kubectl([
+        'get',
+        'events',
+        '-n',
+        'default',
+        '--field-selector',
+        `involvedObject.name=${name}`,
+        '-o',
+        'json',
+      ]);
+      return (JSON.parse(result.stdout) as KubeList).items as {
+        type: string;
+        reason: string;
+        message: string;
+        count?: number;
+      }[];
+    };
+    await eventually(async () => {
+      const events = await eventsFor('broken');
+      assert.deepEqual(
+        events.map((event) => [event.type, event.reason]),
+        [['Warning', 'ServiceNotFound']],
+      );
+      assert.match(events[0]?.message ?? '', /service default\/missing does not exist/);
+    });
+    await eventually(async () =>
+      assert.deepEqual(
+        (await eventsFor('annotated')).map((event) => event.reason),
+        ['InvalidAnnotation'],
+      ),
+    );
+    const described = await controlPlane.kubectl(['describe', 'ingress', 'broken', '-n', 'default']);
+    assert.match(described.stdout, /Warning\s+ServiceNotFound/);
+
+    // Later rebuilds (another Ingress changes) do not repeat a diagnostic that persists.
+    await apply(ingressYaml('default', 'unrelated', 'unrelated.example', [{ path: '/', service: 'web' }]));
+    await eventually(async () => assert.deepEqual(await statusIps('unrelated'), [ADDRESS]));
+    assert.equal((await eventsFor('broken')).length, 1);
+  });
+});
