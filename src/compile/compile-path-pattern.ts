@@ -54,7 +54,7 @@ function compileUncached(path: string): PatternCheck {
 
 function explainRejection(path: string, error: unknown): PatternCheck {
   const detail = error instanceof Error ? error.message : String(error);
-  let backtrackingOnly = false;
+  let backtrackingOnly: boolean;
   try {
     // Construction only, never execution: tells "valid but needs backtracking" from "invalid".
     new RegExp(path);

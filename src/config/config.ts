@@ -94,8 +94,7 @@ export interface ConfigInput {
 }
 
 export type ConfigResult =
-  | { readonly ok: true; readonly config: Config }
-  | { readonly ok: false; readonly problems: readonly string[] };
+  { readonly ok: true; readonly config: Config } | { readonly ok: false; readonly problems: readonly string[] };
 
 const MAX_PORT = 65_535;
 /** IngressClass `spec.controller` is a domain-prefixed path of at most 250 characters (networking/v1 API docs). */

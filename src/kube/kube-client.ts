@@ -5,14 +5,19 @@
 import { HttpMethod, KubeConfig, RequestContext, Watch } from '@kubernetes/client-node';
 import { fetch } from 'undici';
 
+export type HttpVerb = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
 export class KubeApiError extends Error {
   readonly statusCode: number;
   readonly reason: string | undefined;
-  constructor(statusCode: number, message: string, reason: string | undefined) {
+  /** the request's method, so a 403 can say which RBAC verb was denied */
+  readonly method: HttpVerb | undefined;
+  constructor(statusCode: number, message: string, reason: string | undefined, method?: HttpVerb) {
     super(message);
     this.name = 'KubeApiError';
     this.statusCode = statusCode;
     this.reason = reason;
+    this.method = method;
   }
 }
 
@@ -20,12 +25,7 @@ export type WatchEvent = { readonly type: string; readonly object: unknown };
 
 export interface KubeClient {
   readonly server: string;
-  request(
-    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
-    path: string,
-    body?: unknown,
-    contentType?: string,
-  ): Promise<unknown>;
+  request(method: HttpVerb, path: string, body?: unknown, contentType?: string): Promise<unknown>;
   /** Streams watch events until the stream ends; resolves the abort handle once connected. */
   watch(
     path: string,
@@ -87,6 +87,7 @@ export function createKubeClient(config: KubeConfig): KubeClient {
           response.status,
           `${method} ${path}: ${response.status} ${status?.message ?? text.slice(0, 200)}`,
           status?.reason,
+          method,
         );
       }
       return parsed;

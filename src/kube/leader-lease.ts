@@ -4,7 +4,7 @@
 // a partitioned leader stops writing status at once. All replicas serve traffic regardless.
 
 import { asInteger, asObject, asString } from '../normalize/plain-json.ts';
-import { KubeApiError, type KubeClient } from './kube-client.ts';
+import { type HttpVerb, KubeApiError, type KubeClient } from './kube-client.ts';
 import { describeError, type WatcherLogger } from './resource-watcher.ts';
 
 export interface LeaderLeaseOptions {
@@ -25,6 +25,9 @@ export interface LeaderLeaseOptions {
 const DEFAULT_LEASE_DURATION_MS = 15_000;
 const DEFAULT_RENEW_DEADLINE_MS = 10_000;
 const DEFAULT_RETRY_PERIOD_MS = 2_000;
+
+/** The verb RBAC checks for each request this class makes (GET is always on the named Lease). */
+const RBAC_VERBS: Partial<Record<HttpVerb, string>> = { GET: 'get', POST: 'create', PUT: 'update' };
 
 /** RFC 3339 with microseconds, the MicroTime format the Lease API expects. */
 export function microTime(epochMs: number): string {
@@ -76,13 +79,23 @@ export class LeaderLease {
   #tick(): void {
     this.#tryAcquireOrRenew()
       .catch((error: unknown) => {
-        this.#options.logger.warn({ lease: this.#options.name, err: describeError(error) }, 'lease update failed');
+        this.#options.logger.warn(
+          { lease: this.#options.name, err: describeError(error) },
+          this.#failureMessage(error),
+        );
       })
       .finally(() => {
         // A missed renewal must cost us the lead before the lease can expire for others.
         if (this.#holding && !this.isLeader()) this.#setHolding(false);
         this.#schedule(this.#options.retryPeriodMs ?? DEFAULT_RETRY_PERIOD_MS);
       });
+  }
+
+  /** A 403 names the RBAC verb to grant: reading, creating and renewing the Lease are separate rules. */
+  #failureMessage(error: unknown): string {
+    if (!(error instanceof KubeApiError && error.statusCode === 403)) return 'lease update failed';
+    const verb = error.method === undefined ? undefined : RBAC_VERBS[error.method];
+    return `lease update failed: RBAC denies ${verb ?? 'access'} on coordination.k8s.io leases in namespace ${this.#options.namespace}`;
   }
 
   #setHolding(holding: boolean): void {

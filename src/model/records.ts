@@ -16,8 +16,7 @@ export interface ServiceBackendPortRecord {
 export interface IngressBackendRecord {
   readonly service: { readonly name: string; readonly port: ServiceBackendPortRecord | undefined } | undefined;
   readonly resource:
-    | { readonly apiGroup: string | undefined; readonly kind: string; readonly name: string }
-    | undefined;
+    { readonly apiGroup: string | undefined; readonly kind: string; readonly name: string } | undefined;
 }
 
 export interface IngressPathRecord {

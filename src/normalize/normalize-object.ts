@@ -25,8 +25,7 @@ import {
 } from './plain-json.ts';
 
 export type NormalizeResult =
-  | { readonly ok: true; readonly record: ClusterRecord }
-  | { readonly ok: false; readonly error: string };
+  { readonly ok: true; readonly record: ClusterRecord } | { readonly ok: false; readonly error: string };
 
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 const DEFAULT_CLASS_ANNOTATION = 'ingressclass.kubernetes.io/is-default-class';
