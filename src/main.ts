@@ -15,7 +15,6 @@ import { AdminServer } from './admin/admin-server.ts';
 import { createControlMetrics } from './admin/control-metrics.ts';
 import { createMetrics } from './admin/metrics.ts';
 import type { Config } from './config/config.ts';
-import { createClusterMode } from './kube/cluster-mode.ts';
 import { createLogger, type Logger, type ProcessLogger } from './logging/create-logger.ts';
 import { createProxyServer } from './proxy/create-proxy-server.ts';
 import { ControlLoop } from './runtime/control-loop.ts';
@@ -75,7 +74,13 @@ export async function startPortico(config: Config, options: StartOptions = {}): 
   };
   const admin = new AdminServer({ registry, isReady, logger });
   const source = config.kube
-    ? createClusterMode(config.kube, state, logger, config.compile.controllerClass)
+    ? // client-node is a heavy import: loaded only when cluster mode runs.
+      (await import('./kube/cluster-mode.ts')).createClusterMode(
+        config.kube,
+        state,
+        logger,
+        config.compile.controllerClass,
+      )
     : new ManifestSource({
         paths: config.manifests,
         sink: state,

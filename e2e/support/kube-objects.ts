@@ -25,11 +25,12 @@ export function namespaceYaml(name: string): string {
   return `apiVersion: v1\nkind: Namespace\nmetadata: { name: ${name} }\n`;
 }
 
-export function serviceYaml(namespace: string, name: string, portName = 'http', port = 8080): string {
+/** `headless`: no ClusterIP, for creating more Services than the harness's /24 service range holds. */
+export function serviceYaml(namespace: string, name: string, portName = 'http', port = 8080, headless = false): string {
   return `apiVersion: v1
 kind: Service
 metadata: { name: ${name}, namespace: ${namespace} }
-spec: { ports: [{ name: ${portName}, port: ${port}, targetPort: 8080, protocol: TCP }] }
+spec: { ${headless ? 'clusterIP: None, ' : ''}ports: [{ name: ${portName}, port: ${port}, targetPort: 8080, protocol: TCP }] }
 `;
 }
 

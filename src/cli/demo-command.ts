@@ -5,8 +5,6 @@ import { rm } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { buildConfig, DEFAULT_DEMO_BACKEND_PORT, DEMO_BIND_ADDRESS, parsePortFlag } from '../config/config.ts';
 import { addListenerOptions, type ConfigFlags, configInputFromFlags } from '../config/config-flags.ts';
-import { stopOnSignals } from '../main.ts';
-import { demoBanner, makeDemoManifestDir, runDemo } from '../standalone/demo/run-demo.ts';
 import { exitTwoOnUsageError, exitWithProblems, failStart } from './serve-command.ts';
 
 interface DemoFlags extends ConfigFlags {
@@ -25,6 +23,9 @@ export function registerDemoCommand(program: Command): void {
   );
   exitTwoOnUsageError(command);
   command.action(async (flags: DemoFlags) => {
+    // Loaded on use so other commands do not pay for the server's imports.
+    const { stopOnSignals } = await import('../main.ts');
+    const { demoBanner, makeDemoManifestDir, runDemo } = await import('../standalone/demo/run-demo.ts');
     const problems: string[] = [];
     const backendPort = parsePortFlag('--backend-port', flags.backendPort, DEFAULT_DEMO_BACKEND_PORT, problems);
     const manifestDir = await makeDemoManifestDir();

@@ -11,7 +11,6 @@ import {
   type ConfigFlags,
   configInputFromFlags,
 } from '../config/config-flags.ts';
-import { startPortico, stopOnSignals } from '../main.ts';
 
 export const EXIT_USAGE = 2;
 export const EXIT_START_FAILED = 1;
@@ -56,6 +55,8 @@ export function registerServeCommand(program: Command): void {
   exitTwoOnUsageError(command);
   command.action(async (flags: ConfigFlags) => {
     const config = configOrExit(configInputFromFlags(flags));
+    // Loaded here, not at the top, so `portico explain` does not pay for the server's imports.
+    const { startPortico, stopOnSignals } = await import('../main.ts');
     const portico = await startPortico(config).catch(failStart);
     stopOnSignals(portico);
   });
