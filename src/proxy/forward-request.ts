@@ -65,6 +65,16 @@ export interface UpstreamTarget {
   readonly origin: string;
 }
 
+function countHostLines(req: IncomingMessage): number {
+  let count = 0;
+  const raw = req.rawHeaders;
+  for (let index = 0; index < raw.length; index += 2) {
+    const name = raw[index] as string;
+    if (name.length === 4 && name.toLowerCase() === 'host') count++;
+  }
+  return count;
+}
+
 /** The client address without the IPv4-mapped prefix Node reports on dual-stack sockets. */
 export function clientAddressOf(req: IncomingMessage): string {
   const address = req.socket.remoteAddress ?? '';
@@ -94,6 +104,9 @@ export class Forwarder {
   /** The table's decision for a request; HTTP/1.1 without Host is malformed (RFC 9112 section 3.2). */
   resolve(req: IncomingMessage): RequestDecision {
     const { state, scheme } = this.options;
+    // More than one Host line must be refused (RFC 9112 section 3.2): Node keeps the first,
+    // another hop might use the last, and the two would route the request differently.
+    if (countHostLines(req) > 1) return { kind: 'bad-request', reason: 'more than one Host header' };
     const hostHeader = req.headers.host;
     if (hostHeader === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1)
       return { kind: 'bad-request', reason: 'HTTP/1.1 request without Host' };
