@@ -16,7 +16,9 @@ interface HostileCase {
   readonly status: number;
 }
 
-const CASES = parse(readFileSync(new URL('../fixtures/hostile-requests.yaml', import.meta.url), 'utf8')) as HostileCase[];
+const CASES = parse(
+  readFileSync(new URL('../fixtures/hostile-requests.yaml', import.meta.url), 'utf8'),
+) as HostileCase[];
 
 describe('hostile requests', () => {
   let web: TestBackend;
