@@ -15,6 +15,7 @@ import type {
   RouteTable,
 } from '../routing/route-table.ts';
 import type { ClusterSnapshot } from '../store/cluster-snapshot.ts';
+import { type CanarySettings, parseCanaryAnnotations } from './annotations/parse-canary-annotations.ts';
 import { parseRouteAnnotations } from './annotations/parse-route-annotations.ts';
 import { type CompileOptions, DEFAULT_COMPILE_OPTIONS } from './compile-options.ts';
 import { compilePathPattern } from './compile-path-pattern.ts';
@@ -162,8 +163,18 @@ export function compile(snapshot: ClusterSnapshot, options: CompileOptions = DEF
     );
   }
 
+  // Canary Ingresses add no routes: they attach to main routes once those all exist, so a
+  // canary older than its main Ingress still finds it.
+  const canaries: { ingress: IngressRecord; settings: CanarySettings }[] = [];
   for (const [rank, ingress] of served.entries()) {
     const object = `Ingress ${ingress.key}`;
+    const canaryDiagnostics: Diagnostic[] = [];
+    const canarySettings = parseCanaryAnnotations(ingress, canaryDiagnostics);
+    diagnostics.push(...canaryDiagnostics);
+    if (canarySettings) {
+      canaries.push({ ingress, settings: canarySettings });
+      continue;
+    }
     const annotations = parseRouteAnnotations(ingress);
     diagnostics.push(...annotations.diagnostics);
     const context: IngressContext = {
@@ -249,6 +260,60 @@ export function compile(snapshot: ClusterSnapshot, options: CompileOptions = DEF
             reason: `TLS for host ${checked.host} is already set by older Ingress ${existing.ingress}, which wins`,
           });
         }
+      }
+    }
+  }
+
+  for (const { ingress, settings } of canaries) attachCanary(ingress, settings);
+
+  function attachCanary(ingress: IngressRecord, settings: CanarySettings): void {
+    const object = `Ingress ${ingress.key}`;
+    for (const rule of ingress.rules) {
+      const checked = validateRuleHost(rule.host);
+      if (!checked.ok) {
+        diagnostics.push({ object, code: 'InvalidHost', reason: `${checked.reason}; the rule is skipped` });
+        continue;
+      }
+      const builder = hosts.get(checked.host);
+      for (const record of rule.paths ?? []) {
+        const path = record.path === undefined || record.path === '' ? '/' : record.path;
+        const shapeError = checkBackendShape(record.backend);
+        if (shapeError || !record.backend) {
+          diagnostics.push({
+            object,
+            code: 'InvalidBackend',
+            reason: `canary path ${JSON.stringify(path)} ${shapeError}; it is dropped`,
+          });
+          continue;
+        }
+        const key = `${path}\u0000${record.pathType ?? ''}`;
+        const main = builder?.routes.get(key);
+        const where = checked.host === '' ? 'host-less rules' : `host ${checked.host}`;
+        if (!builder || !main) {
+          diagnostics.push({
+            object,
+            code: 'CanaryWithoutMain',
+            reason: `canary path ${JSON.stringify(path)} (${record.pathType ?? 'no pathType'}) for ${where} has no main Ingress path with the same host, path and pathType; it is dropped`,
+          });
+          continue;
+        }
+        if (main.canary) {
+          diagnostics.push({
+            object,
+            code: 'CanaryConflict',
+            reason: `path ${JSON.stringify(path)} for ${where} already has canary ${main.canary.ingress}, which wins (one canary per path)`,
+          });
+          continue;
+        }
+        const resolution = resolveBackend(ingress, record.backend, snapshot.services);
+        if (resolution.diagnostic) diagnostics.push(resolution.diagnostic);
+        builder.routes.set(
+          key,
+          Object.freeze({
+            ...main,
+            canary: Object.freeze({ ingress: ingress.key, backend: resolution.backend, ...settings }),
+          }),
+        );
       }
     }
   }

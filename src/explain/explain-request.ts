@@ -20,6 +20,8 @@ export interface ExplainAnswer {
   readonly endpoints: readonly string[];
   readonly reason: string | null;
   readonly diagnostics: readonly Diagnostic[];
+  /** present only for a canary that only a weighted roll would decide (explain never rolls) */
+  readonly canary?: { readonly backend: BackendRef | null; readonly weight: number; readonly weightTotal: number };
 }
 
 export interface ExplainInput {
@@ -63,6 +65,7 @@ export function explainRequest(snapshot: ClusterSnapshot, options: CompileOption
     scheme: parts.scheme,
     hostHeader: input.headers.get('host') ?? (parts.authority || undefined),
     target: parts.target,
+    header: (name) => input.headers.get(name),
   };
   const decision = resolveRequest(table, facts);
   switch (decision.kind) {
@@ -109,6 +112,15 @@ export function explainRequest(snapshot: ClusterSnapshot, options: CompileOption
         upstreamPath: decision.upstreamPath,
         upstreamHeaders: decision.upstreamHeaders,
         endpoints,
+        ...(decision.canary?.weighted
+          ? {
+              canary: {
+                backend: backendRefOf(decision.canary.rule.backend),
+                weight: decision.canary.rule.weight,
+                weightTotal: decision.canary.rule.weightTotal,
+              },
+            }
+          : {}),
       };
     }
   }

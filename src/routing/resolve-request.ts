@@ -1,10 +1,11 @@
 // One decision per request, shared by the proxy and `portico explain`: normalize, match,
 // then redirects (app-root before HTTPS, ROUTING.md section 7), then where to forward.
 
+import { canaryVerdict, rollCanary } from './canary-verdict.ts';
 import { matchRequest } from './match-request.ts';
 import { normalizeRequestHost, normalizeRequestTarget } from './normalize-request.ts';
 import { rewritePath } from './rewrite-path.ts';
-import type { HostTls, ResolvedBackend, Route, RouteAttributes, RouteTable } from './route-table.ts';
+import type { CanaryRule, HostTls, ResolvedBackend, Route, RouteAttributes, RouteTable } from './route-table.ts';
 
 export interface RequestFacts {
   readonly scheme: 'http' | 'https';
@@ -12,6 +13,19 @@ export interface RequestFacts {
   readonly hostHeader: string | undefined;
   /** request target as received (path and query) */
   readonly target: string;
+  /** request header by lowercase name (canary by header or cookie); absent: no headers */
+  readonly header?: (name: string) => string | undefined;
+  /** a roll in [0, 1) for weighted canaries; absent (explain): weighted canaries are not rolled */
+  readonly random?: () => number;
+}
+
+/** What the canary of the matched route did for this request. */
+export interface CanaryOutcome {
+  readonly rule: CanaryRule;
+  /** the request goes to the canary backend */
+  readonly chosen: boolean;
+  /** only a weighted roll could decide (and one was rolled if `random` was given) */
+  readonly weighted: boolean;
 }
 
 export type RequestDecision =
@@ -35,6 +49,8 @@ export type RequestDecision =
       readonly upstreamPath: string;
       /** headers Portico adds or overrides upstream because of annotations */
       readonly upstreamHeaders: Readonly<Record<string, string>>;
+      /** set when the matched route has a canary */
+      readonly canary?: CanaryOutcome | undefined;
     };
 
 export function findHostTls(table: RouteTable, host: string): HostTls | undefined {
@@ -99,15 +115,23 @@ export function resolveRequest(table: RouteTable, facts: RequestFacts): RequestD
     if (attributes.xForwardedPrefix !== undefined) upstreamHeaders['x-forwarded-prefix'] = attributes.xForwardedPrefix;
   }
   if (attributes.upstreamVhost !== undefined) upstreamHeaders.host = attributes.upstreamVhost;
+  const canary = route.canary ? decideCanary(route.canary, facts) : undefined;
   return {
     kind: 'forward',
     host,
-    ingress: route.ingress,
+    ingress: canary?.chosen ? canary.rule.ingress : route.ingress,
     route,
-    backend: route.backend,
+    backend: canary?.chosen ? canary.rule.backend : route.backend,
     upstreamPath: upstreamPath + normalized.query,
     upstreamHeaders,
+    canary,
   };
+}
+
+function decideCanary(rule: CanaryRule, facts: RequestFacts): CanaryOutcome {
+  const verdict = canaryVerdict(rule, facts.header ?? (() => undefined));
+  if (verdict !== 'weighted') return { rule, chosen: verdict === 'canary', weighted: false };
+  return { rule, chosen: facts.random ? rollCanary(rule, facts.random()) : false, weighted: true };
 }
 
 function httpsRedirect(

@@ -60,6 +60,27 @@ export interface PathPattern {
   exec(path: string): readonly (string | undefined)[] | null;
 }
 
+/** A linear-time header pattern (canary-by-header-pattern): unanchored search. */
+export interface HeaderPattern {
+  readonly source: string;
+  test(value: string): boolean;
+}
+
+/** The canary attached to a main route (ROUTING.md section 7). */
+export interface CanaryRule {
+  /** `ns/name` of the canary Ingress */
+  readonly ingress: string;
+  readonly backend: ResolvedBackend;
+  /** lowercase header name */
+  readonly byHeader: string | undefined;
+  readonly byHeaderValue: string | undefined;
+  readonly byHeaderPattern: HeaderPattern | undefined;
+  readonly byCookie: string | undefined;
+  /** out of weightTotal: 0 never, weightTotal always */
+  readonly weight: number;
+  readonly weightTotal: number;
+}
+
 export interface Route {
   /** `ns/name` of the Ingress that declared it */
   readonly ingress: string;
@@ -72,6 +93,8 @@ export interface Route {
   readonly ingressRank: number;
   readonly backend: ResolvedBackend;
   readonly attributes: RouteAttributes;
+  /** at most one canary per route */
+  readonly canary?: CanaryRule | undefined;
 }
 
 export interface HostDefaultBackend {

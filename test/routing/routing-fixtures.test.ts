@@ -24,6 +24,14 @@ function readAnswerKey(answer: ExplainAnswer, key: string): string | null | unde
       return answer.rule?.path ?? null;
     case 'endpoints':
       return answer.endpoints.join(',');
+    case 'canary': {
+      const canary = answer.canary;
+      if (!canary) return null;
+      const backend = canary.backend
+        ? `${canary.backend.namespace}/${canary.backend.service}:${canary.backend.port}`
+        : 'none';
+      return `${backend}@${canary.weight}/${canary.weightTotal}`;
+    }
     default:
       return undefined;
   }

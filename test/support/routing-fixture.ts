@@ -5,6 +5,7 @@
 // Row grammar:  METHOD URL [Header: value ;]... -> [STATUS] [ns/service:port] [key=value]...
 //   keys: upstream=<path>  location=<url>  ingress=<ns/name>  rule=<path>  endpoints=<a,b>
 //         header.<lowercase-name>=<value upstream>   (the value `null` means absent)
+//         canary=<ns/service:port>@<weight>/<total>   (a canary only a weighted roll decides)
 //   e.g.  GET hello-world.info/v2 -> default/web2:8080
 //         GET http://foo.com/a -> 308 location=https://foo.com/a
 

@@ -49,6 +49,27 @@ export function parseHostName(raw: string): ParsedValue<string> {
   return raw.length <= 253 && VHOST.test(raw) ? ok(raw) : fail(`must be a host name, got ${JSON.stringify(raw)}`);
 }
 
+const TOKEN = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,256}$/;
+const HEADER_VALUE = /^[\x20-\x7e]{1,1024}$/;
+const MAX_WEIGHT_TOTAL = 1_000_000;
+
+/** An HTTP header or cookie name (RFC 9110 token). */
+export function parseToken(raw: string): ParsedValue<string> {
+  return TOKEN.test(raw) ? ok(raw) : fail(`must be a header or cookie name (a token), got ${JSON.stringify(raw)}`);
+}
+
+export function parseHeaderValue(raw: string): ParsedValue<string> {
+  return HEADER_VALUE.test(raw) ? ok(raw) : fail(`must be printable ASCII, 1-1024 characters`);
+}
+
+export function parseNonNegativeInteger(raw: string): ParsedValue<number> {
+  const trimmed = raw.trim();
+  if (!/^\d{1,7}$/.test(trimmed) || Number(trimmed) > MAX_WEIGHT_TOTAL) {
+    return fail(`must be a whole number from 0 to ${MAX_WEIGHT_TOTAL}, got ${JSON.stringify(raw)}`);
+  }
+  return ok(Number(trimmed));
+}
+
 /** The attribute annotations of ROUTING.md section 7, in one table. */
 export const ROUTE_ANNOTATIONS = {
   rewriteTarget: { name: 'rewrite-target', parse: parseRewriteTarget },
@@ -58,6 +79,20 @@ export const ROUTE_ANNOTATIONS = {
   sslRedirect: { name: 'ssl-redirect', parse: parseBoolean },
   forceSslRedirect: { name: 'force-ssl-redirect', parse: parseBoolean },
   upstreamVhost: { name: 'upstream-vhost', parse: parseHostName },
+} as const satisfies Record<string, AnnotationSpec<unknown>>;
+
+/**
+ * Canary annotations (ingress-nginx docs/examples/canary). The pattern's grammar is its RE2
+ * compilation, checked where it is compiled; weights are checked against the total there too.
+ */
+export const CANARY_ANNOTATIONS = {
+  canary: { name: 'canary', parse: parseBoolean },
+  byHeader: { name: 'canary-by-header', parse: parseToken },
+  byHeaderValue: { name: 'canary-by-header-value', parse: parseHeaderValue },
+  byHeaderPattern: { name: 'canary-by-header-pattern', parse: parseHeaderValue },
+  byCookie: { name: 'canary-by-cookie', parse: parseToken },
+  weight: { name: 'canary-weight', parse: parseNonNegativeInteger },
+  weightTotal: { name: 'canary-weight-total', parse: parseNonNegativeInteger },
 } as const satisfies Record<string, AnnotationSpec<unknown>>;
 
 /**

@@ -4,6 +4,7 @@ import type { Diagnostic } from '../../model/diagnostic.ts';
 import type { IngressRecord } from '../../model/records.ts';
 import type { RouteAttributes } from '../../routing/route-table.ts';
 import { type AnnotationSpec, NGINX_PREFIX, REFUSED_ANNOTATIONS, ROUTE_ANNOTATIONS } from './annotation-registry.ts';
+import { readAnnotation } from './read-annotation.ts';
 
 export interface IngressAnnotations {
   readonly attributes: RouteAttributes;
@@ -15,18 +16,7 @@ export interface IngressAnnotations {
 export function parseRouteAnnotations(ingress: IngressRecord): IngressAnnotations {
   const diagnostics: Diagnostic[] = [];
   const object = `Ingress ${ingress.key}`;
-  function read<T>(spec: AnnotationSpec<T>): T | undefined {
-    const raw = ingress.annotations[NGINX_PREFIX + spec.name];
-    if (raw === undefined) return undefined;
-    const parsed = spec.parse(raw);
-    if (parsed.ok) return parsed.value;
-    diagnostics.push({
-      object,
-      code: 'InvalidAnnotation',
-      reason: `annotation ${NGINX_PREFIX}${spec.name} ${parsed.reason}; the annotation is ignored`,
-    });
-    return undefined;
-  }
+  const read = <T>(spec: AnnotationSpec<T>): T | undefined => readAnnotation(ingress, spec, diagnostics);
   for (const [name, why] of REFUSED_ANNOTATIONS) {
     if (ingress.annotations[NGINX_PREFIX + name] !== undefined) {
       diagnostics.push({
