@@ -45,6 +45,14 @@ export interface ResourceWatcherOptions {
 const DEFAULT_SILENCE_DEADLINE_MS = 90_000;
 const DEFAULT_WATCH_TIMEOUT_SECONDS = 300;
 const DEFAULT_PAGE_SIZE = 500;
+/**
+ * A watch that stayed open this long proved the API server healthy, so when it drops the retry
+ * starts from the base delay instead of one grown by failures long past (after an outage the
+ * delay has reached its 30 s ceiling, and a quiet watch sees no event that would reset it).
+ * client-go's reflector likewise re-watches at once when an established stream ends. A watch
+ * that drops right after connecting still backs off, so a flapping server is not hammered.
+ */
+const HEALTHY_WATCH_MS = 5_000;
 
 type Known = { readonly resourceVersion: string | undefined };
 
@@ -154,7 +162,7 @@ export class ResourceWatcher {
         resourceVersion = asString(metadata?.resourceVersion);
       } while (continueToken && !this.#stopped);
     } catch (error) {
-      this.#fail('list failed', error, () => this.#list());
+      this.#fail(failureMessage('list', resource, error), error, () => this.#list());
       return;
     }
     this.stats.lists++;
@@ -204,8 +212,10 @@ export class ResourceWatcher {
         this.#options.logger.warn({ resource: resource.path, err: describeError(error) }, 'watch event skipped');
       }
     };
+    const openedAt = Date.now();
     const onDone = (error: unknown) => {
       if (this.#stopped) return;
+      if (Date.now() - openedAt >= HEALTHY_WATCH_MS) this.#backoff.reset();
       if (outcome === 'relist') {
         this.#schedule(() => this.#list(), 0);
       } else if (isTimeout(error)) {
@@ -216,7 +226,7 @@ export class ResourceWatcher {
         this.stats.gone++;
         this.#schedule(() => this.#list(), 0);
       } else if (error) {
-        this.#fail('watch failed', error, () => this.#watch());
+        this.#fail(failureMessage('watch', resource, error), error, () => this.#watch());
       } else {
         // The server ended the watch at its timeout: resume from where we are.
         this.#schedule(() => this.#watch(), 0);
@@ -274,6 +284,32 @@ export class ResourceWatcher {
   }
 }
 
+function statusCodeOf(error: unknown): number | undefined {
+  if (error instanceof KubeApiError) return error.statusCode;
+  const statusCode = (error as { statusCode?: unknown } | undefined)?.statusCode;
+  return typeof statusCode === 'number' ? statusCode : undefined;
+}
+
+const COLLECTION_PATH = /^\/(?:api\/v1|apis\/([^/]+)\/[^/]+)\/(?:namespaces\/([^/]+)\/)?([^/?]+)$/;
+
+/** `networking.k8s.io ingresses (all namespaces)`, `core secrets in namespace team-a`: as RBAC rules name them */
+export function describeCollection(path: string): string {
+  const match = COLLECTION_PATH.exec(path);
+  if (!match) return path;
+  const [, group, namespace, plural] = match;
+  return `${group ?? 'core'} ${plural} ${namespace === undefined ? '(all namespaces)' : `in namespace ${namespace}`}`;
+}
+
+/**
+ * The log message for a failed list or watch. A 403 is a missing RBAC rule, which retrying will
+ * not fix until someone grants it, so the message says which verb on which resource to grant.
+ */
+function failureMessage(verb: 'list' | 'watch', resource: WatchedResource, error: unknown): string {
+  return statusCodeOf(error) === 403
+    ? `${verb} failed: RBAC denies ${verb} on ${describeCollection(resource.path)}`
+    : `${verb} failed`;
+}
+
 function isTimeout(error: unknown): boolean {
   return (
     error instanceof Error &&
@@ -283,10 +319,7 @@ function isTimeout(error: unknown): boolean {
 }
 
 function isGone(error: unknown): boolean {
-  return (
-    (error as { statusCode?: number } | undefined)?.statusCode === 410 ||
-    (error instanceof KubeApiError && error.statusCode === 410)
-  );
+  return statusCodeOf(error) === 410;
 }
 
 export function describeError(error: unknown): string {
