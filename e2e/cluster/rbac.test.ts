@@ -16,7 +16,7 @@ import {
   namespaceYaml,
   serviceYaml,
 } from '../support/kube-objects.ts';
-import { PorticoProcess } from '../support/portico-process.ts';
+import { hostnameOf, PorticoProcess } from '../support/portico-process.ts';
 import {
   accessesOf,
   applyObjects,
@@ -46,10 +46,6 @@ const WATCHED = [
   { resource: 'endpointslices', collection: 'discovery.k8s.io endpointslices (all namespaces)' },
   { resource: 'secrets', collection: 'core secrets (all namespaces)' },
 ] as const;
-
-function hostnameOf(body: string): string | undefined {
-  return /Hostname: (\S+)/.exec(body)?.[1];
-}
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

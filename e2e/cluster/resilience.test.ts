@@ -12,7 +12,7 @@ import { type ControlPlane, startControlPlane } from '../harness/control-plane.t
 import { eventually } from '../harness/eventually.ts';
 import { type Backend, createNetns, type Netns, startBackend } from '../harness/netns.ts';
 import { documents, endpointSliceYaml, ingressClassYaml, ingressYaml, serviceYaml } from '../support/kube-objects.ts';
-import { PorticoProcess } from '../support/portico-process.ts';
+import { hostnameOf, PorticoProcess } from '../support/portico-process.ts';
 
 const HOST = 'hello-world.info';
 const OUTAGE_MS = 30_000;
@@ -23,10 +23,6 @@ const REQUEST_INTERVAL_MS = 50;
  * reflector does), so the first reconnection can come up to ~30 s after the restart.
  */
 const CATCH_UP_TIMEOUT_MS = 60_000;
-
-function hostnameOf(body: string): string | undefined {
-  return /Hostname: (\S+)/.exec(body)?.[1];
-}
 
 function countLines(log: string, message: string): number {
   return log.split('\n').filter((line) => line.includes(message)).length;
@@ -86,14 +82,7 @@ describe('cluster mode: API server outage and 410 Gone', () => {
   const apply = (yaml: string) => controlPlane.kubectl(['apply', '-f', '-'], { input: yaml });
 
   /** the distinct backends (or statuses) answering `count` requests */
-  async function answers(host: string, path: string, count = 4): Promise<string[]> {
-    const seen = new Set<string>();
-    for (let index = 0; index < count; index++) {
-      const answer = await portico.get(host, path);
-      seen.add(answer.status === 200 ? (hostnameOf(answer.body) ?? 'unknown') : String(answer.status));
-    }
-    return [...seen].sort();
-  }
+  const answers = (host: string, path: string, count = 4) => portico.answeredBy(host, path, count);
 
   before(async () => {
     controlPlane = await startControlPlane();

@@ -16,10 +16,6 @@ import {
 } from '../support/kube-objects.ts';
 import { PorticoProcess } from '../support/portico-process.ts';
 
-function hostnameOf(body: string): string | undefined {
-  return /Hostname: (\S+)/.exec(body)?.[1];
-}
-
 describe('cluster mode: routing follows the API server', () => {
   let controlPlane: ControlPlane;
   let netns: Netns;
@@ -27,15 +23,7 @@ describe('cluster mode: routing follows the API server', () => {
   let portico: PorticoProcess;
   const apply = (yaml: string) => controlPlane.kubectl(['apply', '-f', '-'], { input: yaml });
 
-  /** which backends answered `count` requests for host+path (statuses other than 200 recorded as such) */
-  async function answers(host: string, path: string, count = 6): Promise<string[]> {
-    const seen: string[] = [];
-    for (let index = 0; index < count; index++) {
-      const answer = await portico.get(host, path);
-      seen.push(answer.status === 200 ? (hostnameOf(answer.body) ?? 'unknown') : String(answer.status));
-    }
-    return [...new Set(seen)].sort();
-  }
+  const answers = (host: string, path: string, count = 6) => portico.answeredBy(host, path, count);
 
   before(async () => {
     controlPlane = await startControlPlane();

@@ -42,6 +42,11 @@ export function httpGet(port: number, host: string, path: string, timeoutMs = 5_
   });
 }
 
+/** The `Hostname:` line of the e2e backends' hello text. */
+export function hostnameOf(body: string): string | undefined {
+  return /Hostname: (\S+)/.exec(body)?.[1];
+}
+
 export interface PorticoProcessOptions {
   /** extra `serve` flags, e.g. ['--watch-namespace', 'team-a'] */
   readonly args?: readonly string[];
@@ -110,6 +115,19 @@ export class PorticoProcess {
 
   get(host: string, path: string): Promise<HttpAnswer> {
     return httpGet(this.httpPort, host, path);
+  }
+
+  /**
+   * Which backends answered `count` requests for host+path, de-duplicated and sorted; a non-200
+   * answer is recorded as its status code.
+   */
+  async answeredBy(host: string, path: string, count: number): Promise<string[]> {
+    const seen = new Set<string>();
+    for (let index = 0; index < count; index++) {
+      const answer = await this.get(host, path);
+      seen.add(answer.status === 200 ? (hostnameOf(answer.body) ?? 'unknown') : String(answer.status));
+    }
+    return [...seen].sort();
   }
 
   async readyz(): Promise<number> {
