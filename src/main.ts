@@ -1,11 +1,11 @@
 // Wiring only: config → source (manifests or cluster) → control loop → proxy + admin; then signals.
 //
 //   ManifestSource | ClusterMode ──apply/markSynced──▶ ControlLoop ──LiveState──▶ proxy (createProxyServer)
-//                                            │
+//                                            │   (compile + TLS step)                 HTTP and HTTPS listeners
 //                       metrics registry ◀───┴──▶ AdminServer (/healthz /readyz /metrics)
 //
 // Start order: admin first (so /healthz answers and /readyz says 503 while loading), then the
-// manifests (the first table is built when they are all read), then the proxy listener.
+// manifests (the first table is built when they are all read), then the HTTP and HTTPS listeners.
 // Stop order: /readyz fails, the source stops, the proxy closes (in-flight requests finish
 // within the grace period), then the admin listener; exit 0.
 
@@ -14,14 +14,18 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { AdminServer } from './admin/admin-server.ts';
 import { createControlMetrics } from './admin/control-metrics.ts';
 import { createMetrics } from './admin/metrics.ts';
+import { compile } from './compile/compile.ts';
 import type { Config } from './config/config.ts';
 import { createLogger, type Logger, type ProcessLogger } from './logging/create-logger.ts';
 import { createProxyServer } from './proxy/create-proxy-server.ts';
 import { ControlLoop } from './runtime/control-loop.ts';
 import { ManifestSource } from './standalone/manifest-source.ts';
+import { compileWithTls } from './tls/compile-with-tls.ts';
+import { generateDefaultCertificate } from './tls/default-certificate.ts';
 
 export interface RunningPortico {
   readonly httpAddress: AddressInfo;
+  readonly httpsAddress: AddressInfo;
   readonly adminAddress: AddressInfo;
   readonly state: ControlLoop;
   readonly logger: Logger;
@@ -57,7 +61,21 @@ export async function startPortico(config: Config, options: StartOptions = {}): 
   const metrics = createMetrics(registry);
   const controlMetrics = createControlMetrics(registry);
 
+  // Made before anything listens: HTTPS needs a certificate to answer with from the first handshake.
+  const fallbackCertificate = await generateDefaultCertificate();
+  logger.info(
+    {
+      fingerprint256: fallbackCertificate.fingerprint256,
+      notAfter: fallbackCertificate.notAfter,
+      defaultSslCertificate: config.tls.defaultCertificateSecret,
+    },
+    config.tls.defaultCertificateSecret === undefined
+      ? 'no --default-ssl-certificate: HTTPS hosts without a usable Secret get a self-signed certificate generated at start'
+      : 'generated a self-signed certificate, served only while the --default-ssl-certificate Secret is missing or unusable',
+  );
+
   const state = new ControlLoop({
+    compile: compileWithTls(compile, { defaultCertificateSecret: config.tls.defaultCertificateSecret }),
     compileOptions: config.compile,
     holdoffMs: config.rebuildHoldoffMs,
     maxDelayMs: config.rebuildMaxDelayMs,
@@ -88,7 +106,14 @@ export async function startPortico(config: Config, options: StartOptions = {}): 
         holdoffMs: config.manifestWatchHoldoffMs,
         maxDelayMs: config.manifestWatchMaxDelayMs,
       });
-  const proxy = createProxyServer({ state, logger, metrics });
+  const proxy = createProxyServer({
+    state,
+    logger,
+    metrics,
+    https: { fallbackCertificate, strictTransportSecurity: config.tls.strictTransportSecurity },
+  });
+  // Clients that send no SNI get the server's own context: follow --default-ssl-certificate's Secret.
+  state.onSwap(() => proxy.refreshDefaultCertificate());
 
   let stopping: Promise<void> | undefined;
   const stop = (reason: string): Promise<void> => {
@@ -120,10 +145,18 @@ export async function startPortico(config: Config, options: StartOptions = {}): 
       .catch((error: unknown) =>
         Promise.reject(describeListenError('HTTP', config.bindAddress, config.httpPort, error)),
       );
+    const httpsAddress = await proxy
+      .listenHttps(config.httpsPort, config.bindAddress)
+      .catch((error: unknown) =>
+        Promise.reject(describeListenError('HTTPS', config.bindAddress, config.httpsPort, error)),
+      );
     proxyListening = true;
     isReady();
-    logger.info({ address: httpAddress.address, port: httpAddress.port }, 'proxy listening');
-    return { httpAddress, adminAddress, state, logger, stop };
+    logger.info(
+      { address: httpAddress.address, port: httpAddress.port, httpsPort: httpsAddress.port },
+      'proxy listening',
+    );
+    return { httpAddress, httpsAddress, adminAddress, state, logger, stop };
   } catch (error) {
     await stop('start failed');
     throw error;

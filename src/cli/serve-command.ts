@@ -8,6 +8,7 @@ import {
   addClusterOptions,
   addListenerOptions,
   addManifestOption,
+  addTlsOptions,
   type ConfigFlags,
   configInputFromFlags,
 } from '../config/config-flags.ts';
@@ -50,6 +51,7 @@ export function registerServeCommand(program: Command): void {
     );
   addManifestOption(command);
   addListenerOptions(command);
+  addTlsOptions(command);
   addClassOptions(command);
   addClusterOptions(command);
   exitTwoOnUsageError(command);

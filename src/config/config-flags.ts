@@ -7,7 +7,9 @@ import {
   DEFAULT_ADMIN_PORT,
   DEFAULT_BIND_ADDRESS,
   DEFAULT_CONTROLLER_CLASS,
+  DEFAULT_HSTS_MAX_AGE_SECONDS,
   DEFAULT_HTTP_PORT,
+  DEFAULT_HTTPS_PORT,
   DEFAULT_INGRESS_CLASS,
   DEFAULT_LOG_LEVEL,
   LOG_LEVELS,
@@ -17,7 +19,12 @@ import {
 export interface ConfigFlags {
   manifests?: string[];
   httpPort?: string;
+  httpsPort?: string;
   adminPort?: string;
+  defaultSslCertificate?: string;
+  hsts?: string;
+  hstsMaxAge?: string;
+  hstsIncludeSubdomains?: string;
   bindAddress?: string;
   ingressClass?: string;
   controllerClass?: string;
@@ -47,12 +54,32 @@ export function addListenerOptions(command: Command, bindAddress = DEFAULT_BIND_
   return command
     .option('--http-port <port>', 'port of the HTTP proxy listener (0: any free port)', String(DEFAULT_HTTP_PORT))
     .option(
+      '--https-port <port>',
+      `port of the HTTPS proxy listener (default ${DEFAULT_HTTPS_PORT}; any free port when --http-port is 0)`,
+    )
+    .option(
       '--admin-port <port>',
       'port of /healthz, /readyz and /metrics (0: any free port)',
       String(DEFAULT_ADMIN_PORT),
     )
     .option('--bind-address <ip>', 'address both listeners bind to', bindAddress)
     .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')}`, DEFAULT_LOG_LEVEL);
+}
+
+/** The HTTPS listener's certificate and Strict-Transport-Security (ingress-nginx's names). */
+export function addTlsOptions(command: Command): Command {
+  return command
+    .option(
+      '--default-ssl-certificate <ns/name>',
+      'TLS Secret served when no Ingress names one for the host (default: a self-signed certificate made at start)',
+    )
+    .option('--hsts <bool>', 'send Strict-Transport-Security on HTTPS responses (true/false)', 'true')
+    .option('--hsts-max-age <seconds>', 'Strict-Transport-Security max-age', String(DEFAULT_HSTS_MAX_AGE_SECONDS))
+    .option(
+      '--hsts-include-subdomains <bool>',
+      'add includeSubDomains to Strict-Transport-Security (true/false)',
+      'true',
+    );
 }
 
 export function addClassOptions(command: Command): Command {
@@ -84,7 +111,12 @@ export function configInputFromFlags(flags: ConfigFlags): ConfigInput {
     env: process.env,
     manifests: flags.manifests ?? [],
     httpPort: flags.httpPort,
+    httpsPort: flags.httpsPort,
     adminPort: flags.adminPort,
+    defaultSslCertificate: flags.defaultSslCertificate,
+    hsts: flags.hsts,
+    hstsMaxAge: flags.hstsMaxAge,
+    hstsIncludeSubdomains: flags.hstsIncludeSubdomains,
     bindAddress: flags.bindAddress,
     ingressClass: flags.ingressClass,
     controllerClass: flags.controllerClass,

@@ -16,6 +16,13 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const DEFAULT_HTTP_PORT = 8080;
+/** The HTTPS listener; the chart's Service maps 443 to it. */
+export const DEFAULT_HTTPS_PORT = 8443;
+/** Strict-Transport-Security defaults, as ingress-nginx's `hsts-*` ConfigMap keys: one year, subdomains included. */
+export const DEFAULT_HSTS_MAX_AGE_SECONDS = 31_536_000;
+export const DEFAULT_HSTS_INCLUDE_SUBDOMAINS = true;
+/** An HSTS max-age above this is a typo: 2^31-1 s is over 68 years. */
+const MAX_HSTS_MAX_AGE_SECONDS = 2_147_483_647;
 export const DEFAULT_ADMIN_PORT = 10254;
 export const DEFAULT_BIND_ADDRESS = '0.0.0.0';
 export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
@@ -55,6 +62,14 @@ export interface KubeSettings {
 
 export const DEFAULT_ELECTION_ID = 'portico-leader';
 
+/** The HTTPS listener's certificate and header settings. */
+export interface TlsSettings {
+  /** `ns/name` of the Secret served when no Ingress's applies (--default-ssl-certificate) */
+  readonly defaultCertificateSecret: string | undefined;
+  /** the Strict-Transport-Security value sent on every HTTPS response; undefined: none (--hsts false) */
+  readonly strictTransportSecurity: string | undefined;
+}
+
 export interface Config {
   /** manifest files and directories, in the order given; empty in cluster mode */
   readonly manifests: readonly string[];
@@ -62,9 +77,11 @@ export interface Config {
   readonly kube: KubeSettings | undefined;
   /** 0 means any free port (tests) */
   readonly httpPort: number;
+  readonly httpsPort: number;
   readonly adminPort: number;
   readonly bindAddress: string;
   readonly logLevel: LogLevel;
+  readonly tls: TlsSettings;
   readonly compile: CompileOptions;
   readonly rebuildHoldoffMs: number;
   readonly rebuildMaxDelayMs: number;
@@ -77,7 +94,12 @@ export interface Config {
 export interface ConfigInput {
   readonly manifests?: readonly string[] | undefined;
   readonly httpPort?: string | undefined;
+  readonly httpsPort?: string | undefined;
   readonly adminPort?: string | undefined;
+  readonly defaultSslCertificate?: string | undefined;
+  readonly hsts?: string | undefined;
+  readonly hstsMaxAge?: string | undefined;
+  readonly hstsIncludeSubdomains?: string | undefined;
   readonly bindAddress?: string | undefined;
   readonly ingressClass?: string | undefined;
   readonly controllerClass?: string | undefined;
@@ -211,6 +233,46 @@ function buildKubeSettings(input: ConfigInput, standalone: boolean, problems: st
   });
 }
 
+function parseBooleanFlag(flag: string, raw: string | undefined, fallback: boolean, problems: string[]): boolean {
+  if (raw === undefined) return fallback;
+  const value = raw.trim().toLowerCase();
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  problems.push(`${flag} ${JSON.stringify(raw)} must be true or false`);
+  return fallback;
+}
+
+function buildTlsSettings(input: ConfigInput, problems: string[]): TlsSettings {
+  const defaultCertificateSecret = input.defaultSslCertificate?.trim() || undefined;
+  if (defaultCertificateSecret !== undefined && !NAMESPACED_NAME.test(defaultCertificateSecret)) {
+    problems.push(`--default-ssl-certificate ${JSON.stringify(input.defaultSslCertificate)} must be namespace/name`);
+  }
+  const hsts = parseBooleanFlag('--hsts', input.hsts, true, problems);
+  const includeSubdomains = parseBooleanFlag(
+    '--hsts-include-subdomains',
+    input.hstsIncludeSubdomains,
+    DEFAULT_HSTS_INCLUDE_SUBDOMAINS,
+    problems,
+  );
+  let maxAge = DEFAULT_HSTS_MAX_AGE_SECONDS;
+  if (input.hstsMaxAge !== undefined) {
+    const trimmed = input.hstsMaxAge.trim();
+    const value = /^\d{1,10}$/.test(trimmed) ? Number(trimmed) : Number.NaN;
+    if (!(value <= MAX_HSTS_MAX_AGE_SECONDS)) {
+      problems.push(
+        `--hsts-max-age ${JSON.stringify(input.hstsMaxAge)} must be a number of seconds, 0-${MAX_HSTS_MAX_AGE_SECONDS}`,
+      );
+    } else {
+      maxAge = value;
+    }
+  }
+  // RFC 6797 section 6.1: max-age in seconds (0 tells browsers to forget the host), then includeSubDomains.
+  return Object.freeze({
+    defaultCertificateSecret,
+    strictTransportSecurity: hsts ? `max-age=${maxAge}${includeSubdomains ? '; includeSubDomains' : ''}` : undefined,
+  });
+}
+
 export function buildConfig(input: ConfigInput): ConfigResult {
   const problems: string[] = [];
   const manifests = [...(input.manifests ?? [])];
@@ -218,10 +280,22 @@ export function buildConfig(input: ConfigInput): ConfigResult {
   const kube = buildKubeSettings(input, manifests.length > 0, problems);
 
   const httpPort = parsePortFlag('--http-port', input.httpPort, DEFAULT_HTTP_PORT, problems);
+  // `--http-port 0` asks for any free port (tests, side-by-side runs): HTTPS follows unless given.
+  const httpsPort = parsePortFlag('--https-port', input.httpsPort, httpPort === 0 ? 0 : DEFAULT_HTTPS_PORT, problems);
   const adminPort = parsePortFlag('--admin-port', input.adminPort, DEFAULT_ADMIN_PORT, problems);
-  if (httpPort === adminPort && httpPort !== 0) {
-    problems.push(`--http-port and --admin-port are both ${httpPort}; each listener needs its own port`);
+  const ports: readonly (readonly [string, number])[] = [
+    ['--http-port', httpPort],
+    ['--https-port', httpsPort],
+    ['--admin-port', adminPort],
+  ];
+  for (const [index, [flag, port]] of ports.entries()) {
+    for (const [otherFlag, otherPort] of ports.slice(index + 1)) {
+      if (port === otherPort && port !== 0) {
+        problems.push(`${flag} and ${otherFlag} are both ${port}; each listener needs its own port`);
+      }
+    }
   }
+  const tls = buildTlsSettings(input, problems);
 
   const bindAddress = (input.bindAddress ?? DEFAULT_BIND_ADDRESS).trim();
   if (isIP(bindAddress) === 0 && bindAddress !== 'localhost') {
@@ -244,9 +318,11 @@ export function buildConfig(input: ConfigInput): ConfigResult {
     manifests: Object.freeze(manifests),
     kube,
     httpPort,
+    httpsPort,
     adminPort,
     bindAddress,
     logLevel,
+    tls,
     compile: Object.freeze({
       controllerClass,
       ingressClass,

@@ -12,14 +12,21 @@
 //     options.timeouts?  Partial<ProxyTimeouts>  (defaults: DEFAULT_PROXY_TIMEOUTS)
 //     options.limits?    Partial<ProxyLimits>    (defaults: DEFAULT_PROXY_LIMITS)
 //     options.loadBalance?  'round_robin' (default) | 'ewma'
+//     options.https?     HttpsOptions: adds the HTTPS listener (TLS 1.2/1.3, SNI, HTTP/2 and
+//                        HTTP/1.1 by ALPN on one port), sharing pools and pickers with HTTP
 //   proxy.listen(port, host?) → Promise<AddressInfo>
+//   proxy.listenHttps(port, host?) → Promise<AddressInfo>
+//   proxy.refreshDefaultCertificate(): the certificate for clients sending no SNI, from the
+//     table in force (call after each table swap)
 //   proxy.close({ graceMs? }) → Promise<void>: stops accepting, lets in-flight requests finish
 //     for up to graceMs (default 10 s), then cuts what is left and closes upstream pools.
 
-import { METHODS, type Server } from 'node:http';
+import { type IncomingMessage, METHODS, type Server } from 'node:http';
+import type { Http2SecureServer } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { SecureContext } from 'node:tls';
+import Fastify, { type FastifyHttp2SecureOptions, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
 import type { PorticoMetrics } from '../admin/metrics.ts';
 import { createClientIpAffinityPicker } from '../endpoints/client-ip-affinity-picker.ts';
@@ -27,15 +34,19 @@ import type { LoadBalanceAlgorithm } from '../endpoints/endpoint-picker.ts';
 import { createEwmaPicker } from '../endpoints/ewma-picker.ts';
 import { createRoundRobinPicker } from '../endpoints/round-robin-picker.ts';
 import type { LiveState } from '../runtime/live-state.ts';
+import { selectContext } from '../tls/select-context.ts';
+import { createPolicyContext, type KeyPair, TLS_POLICY } from '../tls/tls-settings.ts';
 import { createGuardedLookup, type GuardedLookupOptions, isLoopbackOrLinkLocal } from '../upstream/guarded-lookup.ts';
 import { PoolRegistry } from '../upstream/pool-registry.ts';
-import { clientAddressOf, Forwarder } from './forward-request.ts';
+import { clientAddressOf, Forwarder, type PickerSet } from './forward-request.ts';
 import { endSocketWithError, type PorticoErrorCode, statusOfError } from './proxy-errors.ts';
 import {
   DEFAULT_LOAD_BALANCE,
   DEFAULT_POOL_RECONCILE_INTERVAL_MS,
+  DEFAULT_HTTP2_LIMITS,
   DEFAULT_PROXY_LIMITS,
   DEFAULT_PROXY_TIMEOUTS,
+  type Http2Limits,
   type ProxyLimits,
   type ProxyTimeouts,
 } from './proxy-options.ts';
@@ -57,13 +68,38 @@ export interface ProxyServerOptions {
   readonly now?: (() => number) | undefined;
   /** random source for the EWMA picker's two choices (default `Math.random`) */
   readonly random?: (() => number) | undefined;
+  /** the HTTPS listener; without it there is none */
+  readonly https?: HttpsOptions | undefined;
+}
+
+export interface HttpsOptions {
+  /**
+   * Served when no Secret applies and no usable --default-ssl-certificate is in the table:
+   * the certificate generated at start.
+   */
+  readonly fallbackCertificate: KeyPair;
+  /** Strict-Transport-Security value for every HTTPS response; undefined sends none */
+  readonly strictTransportSecurity: string | undefined;
+  readonly http2?: Partial<Http2Limits> | undefined;
+  /** epoch milliseconds, for certificate expiry at handshake time (default `Date.now`) */
+  readonly wallClock?: (() => number) | undefined;
+}
+
+export interface HttpsListener {
+  readonly fastify: FastifyInstance<Http2SecureServer>;
+  readonly server: Http2SecureServer;
 }
 
 export interface ProxyServer {
   readonly fastify: FastifyInstance;
   /** the Node server behind Fastify */
   readonly server: Server;
+  /** the HTTPS listener, when `https` was given */
+  readonly https: HttpsListener | undefined;
   listen(port: number, host?: string): Promise<AddressInfo>;
+  listenHttps(port: number, host?: string): Promise<AddressInfo>;
+  /** Points clients that send no SNI at the default certificate of the table in force. */
+  refreshDefaultCertificate(): void;
   close(options?: { readonly graceMs?: number }): Promise<void>;
   /** Closes pools of endpoints that are gone now instead of at the next timer tick (tests, diagnostics). */
   reconcilePools(): void;
@@ -89,62 +125,140 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     connectionsPerOrigin: limits.connectionsPerOrigin,
     lookup,
   });
-  const forwarder = new Forwarder({
-    state: options.state,
-    pools,
-    pickers: {
-      roundRobin: createRoundRobinPicker(),
-      ewma: createEwmaPicker(options.random ? { random: options.random } : {}),
-      clientIp: createClientIpAffinityPicker(),
-      algorithm: options.loadBalance ?? DEFAULT_LOAD_BALANCE,
-    },
-    metrics,
-    logger,
-    timeouts,
-    isForbiddenAddress,
-    scheme: 'http',
-    now,
-  });
-  const webSockets = new WebSocketProxy(forwarder, lookup);
+  const pickers: PickerSet = {
+    roundRobin: createRoundRobinPicker(),
+    ewma: createEwmaPicker(options.random ? { random: options.random } : {}),
+    clientIp: createClientIpAffinityPicker(),
+    algorithm: options.loadBalance ?? DEFAULT_LOAD_BALANCE,
+  };
+  const forwarderFor = (scheme: 'http' | 'https', responseHeaders: readonly string[]): Forwarder =>
+    new Forwarder({
+      state: options.state,
+      pools,
+      pickers,
+      metrics,
+      logger,
+      timeouts,
+      isForbiddenAddress,
+      scheme,
+      responseHeaders,
+      now,
+    });
 
+  const forwarder = forwarderFor('http', []);
+  const webSockets = new WebSocketProxy(forwarder, lookup);
   const app = Fastify({
+    ...frontOptions(forwarder),
     http: {
       maxHeaderSize: limits.maxHeaderBytes,
       insecureHTTPParser: false,
       // RFC 9112 section 3.2 still holds (HTTP/1.1 without Host → 400), but the forwarder
       // answers it, so the 400 carries a body with the request id and gets an access-log line.
       requireHostHeader: false,
-      // Only WebSocket upgrades take the upgrade path; `Upgrade: h2c` and the like are plain
-      // requests whose Upgrade header is dropped as hop-by-hop.
-      shouldUpgradeCallback: (req) => /^websocket$/i.test(req.headers.upgrade ?? ''),
+      shouldUpgradeCallback: isWebSocketUpgrade,
     },
-    logger: false,
-    genReqId: (req) => requestIdFrom(req.headers['x-request-id']),
     keepAliveTimeout: timeouts.clientKeepAliveMs,
-    // During shutdown, requests on open keep-alive connections are still served (with Connection: close).
-    return503OnClosing: false,
-    exposeHeadRoutes: false,
-    // The router's query parsing is work nobody reads: the raw target goes to resolveRequest.
-    routerOptions: { querystringParser: () => ({}) },
     clientErrorHandler(error, socket) {
       answerClientError(error, socket);
     },
-    // URLs the router cannot decode still belong to resolveRequest, which has its own rules.
-    frameworkErrors(_error, request, reply) {
-      reply.hijack();
-      forwarder.handle(request.raw, reply.raw, request.id);
-    },
   });
+  routeEverythingTo(app, forwarder);
+  const server = app.server;
+  attachRawEvents(server, webSockets);
 
-  for (const method of METHODS) {
-    if (method !== 'CONNECT' && !app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: true });
+  const forwarders = [forwarder];
+  const allWebSockets = [webSockets];
+  let https: HttpsFront | undefined;
+  if (options.https) {
+    const httpsForwarder = forwarderFor(
+      'https',
+      options.https.strictTransportSecurity === undefined
+        ? []
+        : ['strict-transport-security', options.https.strictTransportSecurity],
+    );
+    const httpsWebSockets = new WebSocketProxy(httpsForwarder, lookup);
+    https = createHttpsFront(options.https, httpsForwarder, httpsWebSockets);
+    forwarders.push(httpsForwarder);
+    allWebSockets.push(httpsWebSockets);
   }
-  app.addHook('onRequest', (request, reply, _done) => {
-    // Never calls done: the reply is ours from here, Fastify parses no body and runs no handler.
-    reply.hijack();
-    forwarder.handle(request.raw, reply.raw, request.id);
-  });
-  app.all('*', () => undefined);
+
+  function createHttpsFront(
+    httpsOptions: HttpsOptions,
+    httpsForwarder: Forwarder,
+    sockets: WebSocketProxy,
+  ): HttpsFront {
+    const h2 = { ...DEFAULT_HTTP2_LIMITS, ...definedOnly(httpsOptions.http2) };
+    const wallClock = httpsOptions.wallClock ?? Date.now;
+    const fallback: SecureContext = createPolicyContext(httpsOptions.fallbackCertificate);
+    let noSniCertificate: string | undefined;
+    const tlsOptions = {
+      ...TLS_POLICY,
+      cert: httpsOptions.fallbackCertificate.certPem,
+      key: httpsOptions.fallbackCertificate.keyPem,
+      // The certificate is chosen per handshake from the table in force: a Secret update is
+      // seen by the next handshake, while open connections keep what they negotiated.
+      SNICallback(servername: string, callback: (error: Error | null, context?: SecureContext) => void): void {
+        try {
+          callback(null, selectContext(options.state.routing().table, servername, wallClock(), fallback));
+        } catch (error) {
+          logger.error({ err: error, servername }, 'SNI certificate selection failed; serving the fallback');
+          callback(null, fallback);
+        }
+      },
+      // HTTP/2 and HTTP/1.1 on one port, by ALPN (RFC 7301); h2 is preferred.
+      allowHTTP1: true,
+      settings: {
+        maxConcurrentStreams: h2.maxConcurrentStreams,
+        maxHeaderListSize: limits.maxHeaderBytes,
+        enablePush: false,
+      },
+      maxSessionMemory: h2.maxSessionMemoryMb,
+      // What Node's HTTP/1 parser reads from the server for connections that chose HTTP/1.1.
+      maxHeaderSize: limits.maxHeaderBytes,
+      insecureHTTPParser: false,
+      requireHostHeader: false,
+      shouldUpgradeCallback: isWebSocketUpgrade,
+      keepAliveTimeout: timeouts.clientKeepAliveMs,
+    };
+    // Cast: Fastify types its options per server kind, while the hooks here serve both kinds,
+    // and Node takes the HTTP/1 server options above on an HTTP/2 server that allows HTTP/1.1.
+    const httpsApp = Fastify({
+      ...frontOptions(httpsForwarder),
+      http2: true,
+      https: tlsOptions,
+      // An HTTP/2 connection with no frames for this long is closed with GOAWAY (open streams finish).
+      http2SessionTimeout: timeouts.clientKeepAliveMs,
+      clientErrorHandler(error: Error, socket: Socket) {
+        answerClientError(error, socket);
+      },
+    } as unknown as FastifyHttp2SecureOptions<Http2SecureServer>);
+    routeEverythingTo(httpsApp as unknown as FastifyInstance, httpsForwarder);
+    const httpsServer = httpsApp.server;
+    attachRawEvents(httpsServer, sockets);
+    // Open TLS connections (HTTP/1.1 or HTTP/2), to cut what is left after the grace period.
+    const connections = new Set<Socket>();
+    httpsServer.on('secureConnection', (socket: Socket) => {
+      connections.add(socket);
+      socket.once('close', () => connections.delete(socket));
+    });
+    httpsServer.on('tlsClientError', (error: Error & { code?: string }) => {
+      logger.debug({ err: error, code: error.code }, 'TLS handshake failed');
+    });
+    return {
+      fastify: httpsApp,
+      server: httpsServer,
+      connections,
+      refreshDefaultCertificate(): void {
+        // Clients without SNI get the server's own context: replace it when the default changed.
+        const bound = options.state.routing().table.certificates?.defaultCertificate;
+        const fingerprint = bound?.certificate.fingerprint;
+        if (fingerprint === noSniCertificate) return;
+        noSniCertificate = fingerprint;
+        const pair = bound?.certificate ?? httpsOptions.fallbackCertificate;
+        httpsServer.setSecureContext({ ...TLS_POLICY, cert: pair.certPem, key: pair.keyPem });
+      },
+    };
+  }
 
   function answerClientError(error: Error & { code?: string }, socket: Socket): void {
     if (error.code === 'ECONNRESET' || !socket.writable) {
@@ -175,18 +289,21 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     }
   }
 
-  const server = app.server;
-  server.on('upgrade', (req, socket, head) => webSockets.handleUpgrade(req, socket, head));
-  server.on('connect', (req, socket) => {
-    // CONNECT is for forward proxies; an Ingress controller tunnels nothing.
-    socket.on('error', () => {});
-    const requestId = requestIdFrom(req.headers['x-request-id']);
-    endSocketWithError(socket as Socket, 'PORTICO_ERR_METHOD_NOT_ALLOWED', requestId);
-    logger.info(
-      { requestId, clientIp: clientAddressOf(req), method: req.method, path: req.url, status: 405 },
-      'request',
+  function attachRawEvents(target: Server | Http2SecureServer, sockets: WebSocketProxy): void {
+    target.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) =>
+      sockets.handleUpgrade(req, socket, head),
     );
-  });
+    target.on('connect', (req: IncomingMessage, socket: Socket) => {
+      // CONNECT is for forward proxies; an Ingress controller tunnels nothing.
+      socket.on('error', () => {});
+      const requestId = requestIdFrom(req.headers['x-request-id']);
+      endSocketWithError(socket, 'PORTICO_ERR_METHOD_NOT_ALLOWED', requestId);
+      logger.info(
+        { requestId, clientIp: clientAddressOf(req), method: req.method, path: req.url, status: 405 },
+        'request',
+      );
+    });
+  }
 
   const reconcileEveryMs = options.poolReconcileIntervalMs ?? DEFAULT_POOL_RECONCILE_INTERVAL_MS;
   const reconcileTimer = setInterval(() => {
@@ -203,9 +320,19 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   return {
     fastify: app,
     server,
+    https: https && { fastify: https.fastify, server: https.server },
     async listen(port: number, host?: string): Promise<AddressInfo> {
       await app.listen(host === undefined ? { port } : { port, host });
       return server.address() as AddressInfo;
+    },
+    async listenHttps(port: number, host?: string): Promise<AddressInfo> {
+      if (https === undefined) throw new Error('this proxy was made without the https option');
+      https.refreshDefaultCertificate();
+      await https.fastify.listen(host === undefined ? { port } : { port, host });
+      return https.server.address() as AddressInfo;
+    },
+    refreshDefaultCertificate(): void {
+      https?.refreshDefaultCertificate();
     },
     close(closeOptions = {}): Promise<void> {
       closing ??= (async () => {
@@ -216,16 +343,20 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
         const graceOver = new Promise<void>((resolve) => {
           timer = setTimeout(resolve, graceMs);
         });
-        const closed = app.close();
+        const closed = Promise.all([app.close(), https?.fastify.close()]);
+        const destroyWebSockets = (): void => {
+          for (const sockets of allWebSockets) sockets.destroyAll();
+        };
         // Open WebSockets are not requests in flight: they are cut once the requests have drained.
-        await Promise.race([closed, graceOver, idle(forwarder)]);
-        webSockets.destroyAll();
+        await Promise.race([closed, graceOver, idle(forwarders)]);
+        destroyWebSockets();
         await Promise.race([closed, graceOver]);
         clearTimeout(timer);
         server.closeAllConnections();
-        webSockets.destroyAll();
+        for (const socket of https?.connections ?? []) socket.destroy();
+        destroyWebSockets();
         await closed;
-        webSockets.close();
+        for (const sockets of allWebSockets) sockets.close();
         await pools.close(Math.max(0, deadline - now()));
       })();
       return closing;
@@ -239,11 +370,56 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   };
 }
 
-/** Resolves once no HTTP request is in flight (upgraded sockets aside). */
-function idle(forwarder: Forwarder): Promise<void> {
+interface HttpsFront extends HttpsListener {
+  readonly connections: ReadonlySet<Socket>;
+  refreshDefaultCertificate(): void;
+}
+
+/** Only WebSocket upgrades take the upgrade path; `Upgrade: h2c` and the like are plain requests whose Upgrade header is dropped as hop-by-hop. */
+function isWebSocketUpgrade(req: IncomingMessage): boolean {
+  return /^websocket$/i.test(req.headers.upgrade ?? '');
+}
+
+/** What both listeners' Fastify instances share. */
+function frontOptions(forwarder: Forwarder): FastifyServerOptions {
+  return {
+    logger: false,
+    genReqId: (req) => requestIdFrom(req.headers['x-request-id']),
+    // During shutdown, requests on open keep-alive connections are still served (with Connection: close).
+    return503OnClosing: false,
+    exposeHeadRoutes: false,
+    // The router's query parsing is work nobody reads: the raw target goes to resolveRequest.
+    routerOptions: { querystringParser: () => ({}) },
+    // URLs the router cannot decode still belong to resolveRequest, which has its own rules.
+    frameworkErrors(_error, request, reply) {
+      reply.hijack();
+      forwarder.handle(request.raw, reply.raw, request.id);
+    },
+  };
+}
+
+/**
+ * One onRequest hook hands every request to the forwarder before Fastify parses a body or
+ * routes anything. HTTP/2 requests arrive as Node's compatibility objects, which the
+ * forwarder treats like HTTP/1 ones (it checks `httpVersionMajor` where they differ).
+ */
+function routeEverythingTo(app: FastifyInstance, forwarder: Forwarder): void {
+  for (const method of METHODS) {
+    if (method !== 'CONNECT' && !app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: true });
+  }
+  app.addHook('onRequest', (request, reply, _done) => {
+    // Never calls done: the reply is ours from here, Fastify parses no body and runs no handler.
+    reply.hijack();
+    forwarder.handle(request.raw, reply.raw, request.id);
+  });
+  app.all('*', () => undefined);
+}
+
+/** Resolves once no HTTP request is in flight on any listener (upgraded sockets aside). */
+function idle(forwarders: readonly Forwarder[]): Promise<void> {
   return new Promise((resolve) => {
     const check = (): void => {
-      if (forwarder.inFlight === 0) resolve();
+      if (forwarders.every((forwarder) => forwarder.inFlight === 0)) resolve();
       else setTimeout(check, 25);
     };
     check();

@@ -13,6 +13,7 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'te',
   'transfer-encoding',
   'upgrade',
+  'http2-settings',
   'trailer',
   'proxy-authorization',
   'proxy-authenticate',
@@ -56,21 +57,29 @@ export interface ForwardedFacts {
 
 /**
  * The header list sent upstream, as undici's flat `[name, value, ...]` form. `Host` is the
- * client's unless the route overrides it; X-Forwarded-For gets the client address appended.
+ * client's (for HTTP/2, its `:authority`) unless the route overrides it; X-Forwarded-For gets
+ * the client address appended. HTTP/2 pseudo-headers (`:method`, `:path`...) are not fields.
  */
 export function upstreamRequestHeaders(headers: IncomingHttpHeaders, facts: ForwardedFacts): string[] {
   const named = connectionTokens(headers.connection);
   const routeHeaders = facts.routeHeaders;
   const out: string[] = [];
   for (const name in headers) {
-    if (HOP_BY_HOP.has(name) || SET_BY_PROXY.has(name) || named?.has(name) || Object.hasOwn(routeHeaders, name))
+    if (
+      HOP_BY_HOP.has(name) ||
+      SET_BY_PROXY.has(name) ||
+      named?.has(name) ||
+      Object.hasOwn(routeHeaders, name) ||
+      name.startsWith(':')
+    )
       continue;
     const value = headers[name];
     if (value === undefined) continue;
     if (typeof value === 'string') out.push(name, value);
     else for (const item of value) out.push(name, item);
   }
-  const host = headers.host;
+  const authority = headers[':authority'];
+  const host = headers.host ?? (typeof authority === 'string' ? authority : undefined);
   const upstreamHost = routeHeaders.host ?? host;
   if (upstreamHost !== undefined) out.push('host', upstreamHost);
   const priorFor = headers['x-forwarded-for'];
@@ -88,9 +97,10 @@ export function upstreamRequestHeaders(headers: IncomingHttpHeaders, facts: Forw
 
 /**
  * The upstream's response fields for the client, from undici's raw `[name, value, ...]` list
- * (original case and order kept, duplicates such as Set-Cookie kept apart).
+ * (original case and order kept, duplicates such as Set-Cookie kept apart), then `own`: the
+ * listener's fields (lowercase names), which replace the upstream's of the same name.
  */
-export function clientResponseHeaders(raw: readonly (Buffer | string)[]): string[] {
+export function clientResponseHeaders(raw: readonly (Buffer | string)[], own: readonly string[] = []): string[] {
   let named: ReadonlySet<string> | undefined;
   for (let index = 0; index < raw.length; index += 2) {
     if (String(raw[index]).toLowerCase() === 'connection') {
@@ -105,8 +115,14 @@ export function clientResponseHeaders(raw: readonly (Buffer | string)[]): string
     if (nameField === undefined || valueField === undefined) break;
     const name = typeof nameField === 'string' ? nameField : nameField.toString('latin1');
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || named?.has(lower)) continue;
+    if (HOP_BY_HOP.has(lower) || named?.has(lower) || (own.length > 0 && ownsField(own, lower))) continue;
     out.push(name, typeof valueField === 'string' ? valueField : valueField.toString('latin1'));
   }
+  for (const field of own) out.push(field);
   return out;
+}
+
+function ownsField(own: readonly string[], lower: string): boolean {
+  for (let index = 0; index < own.length; index += 2) if (own[index] === lower) return true;
+  return false;
 }

@@ -9,6 +9,7 @@
 // abruptly (the client sees a truncated body rather than a wrong one).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { constants as http2Constants, type Http2Stream } from 'node:http2';
 import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
@@ -54,6 +55,11 @@ export interface ForwarderOptions {
   readonly timeouts: ProxyTimeouts;
   readonly isForbiddenAddress: AddressPolicy;
   readonly scheme: 'http' | 'https';
+  /**
+   * Fields set on every response of this listener, as `[name, value, ...]` with lowercase
+   * names, replacing an upstream's fields of the same name (HTTPS: Strict-Transport-Security).
+   */
+  readonly responseHeaders?: readonly string[];
   /** monotonic milliseconds */
   readonly now: () => number;
 }
@@ -63,6 +69,12 @@ export interface UpstreamTarget {
   /** `ip:port` or `name:port` */
   readonly id: string;
   readonly origin: string;
+}
+
+/** The Host header, or for HTTP/2 the `:authority` pseudo-header it replaces (RFC 9113 section 8.3.1). */
+export function requestAuthority(req: IncomingMessage): string | undefined {
+  const authority = req.headers.host ?? req.headers[':authority'];
+  return typeof authority === 'string' ? authority : undefined;
 }
 
 function countHostLines(req: IncomingMessage): number {
@@ -101,15 +113,18 @@ export class Forwarder {
     }
   }
 
-  /** The table's decision for a request; HTTP/1.1 without Host is malformed (RFC 9112 section 3.2). */
+  /**
+   * The table's decision for a request. HTTP/1.1 without Host is malformed (RFC 9112 section
+   * 3.2), and so is HTTP/2 with neither `:authority` nor Host (RFC 9113 section 8.3.1).
+   */
   resolve(req: IncomingMessage): RequestDecision {
     const { state, scheme } = this.options;
     // More than one Host line must be refused (RFC 9112 section 3.2): Node keeps the first,
     // another hop might use the last, and the two would route the request differently.
     if (countHostLines(req) > 1) return { kind: 'bad-request', reason: 'more than one Host header' };
-    const hostHeader = req.headers.host;
-    if (hostHeader === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1)
-      return { kind: 'bad-request', reason: 'HTTP/1.1 request without Host' };
+    const hostHeader = requestAuthority(req);
+    if (hostHeader === undefined && (req.httpVersionMajor > 1 || req.httpVersionMinor >= 1))
+      return { kind: 'bad-request', reason: `HTTP/${req.httpVersion} request without Host` };
     return resolveRequest(state.routing().table, { scheme, hostHeader, target: req.url ?? '' });
   }
 
@@ -188,6 +203,7 @@ class Exchange {
   #watchingDrain = false;
   /** reasons Portico is waiting on the client (body still arriving, response not being read) */
   #clientWaits = 0;
+  #cancelsOnTimeout = false;
 
   constructor(forwarder: Forwarder, req: IncomingMessage, res: ServerResponse, requestId: string) {
     this.#forwarder = forwarder;
@@ -201,6 +217,11 @@ class Exchange {
   }
 
   run(): void {
+    // HTTP/1 CONNECT never gets here (the server's 'connect' event answers it); HTTP/2's does.
+    if (this.#req.method === 'CONNECT') {
+      this.#respondError('PORTICO_ERR_METHOD_NOT_ALLOWED');
+      return;
+    }
     const decision = this.#forwarder.resolve(this.#req);
     this.#decision = decision;
     switch (decision.kind) {
@@ -211,7 +232,13 @@ class Exchange {
         this.#respondError('PORTICO_ERR_NO_ROUTE');
         return;
       case 'redirect':
-        this.#res.writeHead(decision.status, { location: decision.location, 'content-length': '0' });
+        this.#res.writeHead(decision.status, [
+          'location',
+          decision.location,
+          'content-length',
+          '0',
+          ...(this.#forwarder.options.responseHeaders ?? []),
+        ]);
         this.#res.end();
         return;
       case 'forward':
@@ -296,7 +323,7 @@ class Exchange {
     this.#responseStarted = true;
     const res = this.#res;
     try {
-      res.writeHead(statusCode, clientResponseHeaders(rawHeaders));
+      res.writeHead(statusCode, clientResponseHeaders(rawHeaders, this.#forwarder.options.responseHeaders));
     } catch (error) {
       // A field Node refuses to write (invalid value): the upstream's fault, 502.
       this.#forwarder.options.logger.warn({ err: error, requestId: this.#requestId }, 'upstream response not writable');
@@ -331,8 +358,26 @@ class Exchange {
     this.#clientWaits = Math.max(0, before + delta);
     // Once the response is finished the socket timeout is Node's keep-alive timer: leave it alone.
     if (idleMs <= 0 || this.#res.writableFinished || this.#req.socket === null) return;
-    if (before === 0 && this.#clientWaits === 1) this.#req.socket.setTimeout(idleMs);
-    else if (before === 1 && this.#clientWaits === 0) this.#req.socket.setTimeout(0);
+    if (before === 0 && this.#clientWaits === 1) this.#setClientTimeout(idleMs);
+    else if (before === 1 && this.#clientWaits === 0) this.#setClientTimeout(0);
+  }
+
+  /**
+   * HTTP/1: the connection's timeout. HTTP/2: the stream's, since the connection is shared;
+   * nothing closes a timed-out stream by itself, so Portico cancels it (RST_STREAM CANCEL).
+   */
+  #setClientTimeout(ms: number): void {
+    if (this.#req.httpVersionMajor < 2) {
+      this.#req.socket.setTimeout(ms);
+      return;
+    }
+    const stream = (this.#res as unknown as { readonly stream?: Http2Stream }).stream;
+    if (stream === undefined || stream.destroyed) return;
+    if (!this.#cancelsOnTimeout) {
+      this.#cancelsOnTimeout = true;
+      stream.on('timeout', () => stream.close(http2Constants.NGHTTP2_CANCEL));
+    }
+    stream.setTimeout(ms);
   }
 
   onUpstreamEnd(attempt: UpstreamAttempt): void {
@@ -414,11 +459,15 @@ class Exchange {
     this.#bytesOut += Buffer.byteLength(body);
     // After a malformed request the connection's framing is not to be trusted: close it (as nginx).
     if (status === 400) res.shouldKeepAlive = false;
-    res.writeHead(status, {
-      'content-type': 'text/plain; charset=utf-8',
-      'content-length': String(Buffer.byteLength(body)),
-      'x-request-id': this.#requestId,
-    });
+    res.writeHead(status, [
+      'content-type',
+      'text/plain; charset=utf-8',
+      'content-length',
+      String(Buffer.byteLength(body)),
+      'x-request-id',
+      this.#requestId,
+      ...(this.#forwarder.options.responseHeaders ?? []),
+    ]);
     res.end(body);
     // A body the upstream did not take is read and discarded, so the client can finish sending
     // and read this answer, and the connection stays usable (untouched bodies Node drains itself).
@@ -458,7 +507,7 @@ class Exchange {
         requestId: this.#requestId,
         clientIp: this.#clientIp,
         method: this.#req.method,
-        host: this.#req.headers.host,
+        host: requestAuthority(this.#req),
         path: this.#req.url,
         status,
         bytesIn: this.#body?.bytes ?? 0,

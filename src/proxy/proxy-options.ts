@@ -39,6 +39,19 @@ export const DEFAULT_PROXY_LIMITS: ProxyLimits = Object.freeze({
   connectionsPerOrigin: undefined,
 });
 
+/** HTTP/2 on the HTTPS listener (the header list limit is `maxHeaderBytes`, as for HTTP/1.1). */
+export interface Http2Limits {
+  /** SETTINGS_MAX_CONCURRENT_STREAMS per connection (nginx `http2_max_concurrent_streams`) */
+  readonly maxConcurrentStreams: number;
+  /** memory one HTTP/2 session may buffer before new streams are refused (Node's `maxSessionMemory`), MB */
+  readonly maxSessionMemoryMb: number;
+}
+
+export const DEFAULT_HTTP2_LIMITS: Http2Limits = Object.freeze({
+  maxConcurrentStreams: 128,
+  maxSessionMemoryMb: 10,
+});
+
 export const DEFAULT_LOAD_BALANCE: LoadBalanceAlgorithm = 'round_robin';
 
 /** How often pools and picker state are checked against the endpoint sets (only when something changed). */

@@ -1,6 +1,8 @@
 // The compiled routing table: immutable data built by compile and read by every request.
 // A request reads the table reference once and uses that table to its end.
 
+import type { TlsCertificates } from '../tls/bind-certificates.ts';
+
 export type IngressPathType = 'Exact' | 'Prefix' | 'ImplementationSpecific';
 
 /** How a route's path is compared with the request path (ROUTING.md section 3). */
@@ -140,6 +142,11 @@ export interface RouteTable {
   readonly catchAll: HostDefaultBackend | undefined;
   /** every host named in a served Ingress's `spec.tls`, exact or wildcard, oldest Ingress winning */
   readonly tlsHosts: ReadonlyMap<string, HostTls>;
+  /**
+   * The certificate of each TLS host, filled in by the TLS step after compile
+   * (src/tls/compile-with-tls.ts); absent where no TLS step ran (`portico explain`, some tests).
+   */
+  readonly certificates?: TlsCertificates | undefined;
   /** `ns/name` of every Ingress this table serves (for status writing) */
   readonly servedIngresses: readonly string[];
   readonly routeCount: number;
