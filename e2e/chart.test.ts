@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +22,7 @@ import { ManagedProcess } from './harness/managed-process.ts';
 import { type Backend, createNetns, type Netns, startBackend } from './harness/netns.ts';
 import { type CommandResult, runCommand, type RunCommandOptions } from './harness/run-command.ts';
 import { endpointSliceYaml, ingressYaml, namespaceYaml } from './support/kube-objects.ts';
-import { httpGet } from './support/portico-process.ts';
+import { type HttpAnswer, httpGet } from './support/portico-process.ts';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 const CHART = join(REPO, 'charts', 'portico');
@@ -182,6 +183,30 @@ function helloPattern(readmeBody: string): RegExp {
   return new RegExp(`^${escaped.replace(/Hostname: (web2?)-\S+/, 'Hostname: $1-[a-z0-9]+-[a-z0-9]+')}$`);
 }
 
+/** `curl -k https://<host><path>`: SNI and Host are the host, the certificate is not checked. */
+function httpsGet(port: number, host: string, path: string): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const outgoing = httpsRequest(
+      { host: '127.0.0.1', port, path, servername: host, headers: { host }, rejectUnauthorized: false, timeout: 5_000 },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString('utf8'),
+            headers: response.headers,
+          }),
+        );
+        response.on('error', reject);
+      },
+    );
+    outgoing.on('timeout', () => outgoing.destroy(new Error(`GET https://${host}${path} timed out`)));
+    outgoing.on('error', reject);
+    outgoing.end();
+  });
+}
+
 describe('Helm chart charts/portico', () => {
   let controlPlane: ControlPlane;
   let helmPath: string;
@@ -236,6 +261,7 @@ describe('Helm chart charts/portico', () => {
       [['--set', 'containerPorts.http=70000'], /containerPorts\/http/],
       [['--set', 'service.nodePorts.http=80'], /service\/nodePorts\/http/],
       [['--set', 'ingressClass.controller=portico'], /ingressClass\/controller/],
+      [['--set', 'defaultSslCertificate=just-a-name'], /defaultSslCertificate/],
     ];
     for (const [args, message] of cases) {
       const result = await helm(['template', 'portico', CHART, ...args], { allowFailure: true });
@@ -318,6 +344,7 @@ ${namespaceYaml('team-b')}`,
       ],
     );
     assert.ok(container.args.includes('--http-port=8080'));
+    assert.ok(container.args.includes('--https-port=8443'));
     assert.ok(container.args.includes('--admin-port=10254'));
 
     // Grace: the preStop sleep, then Portico's drain (DEFAULT_SHUTDOWN_GRACE_MS), then 5 s to exit.
@@ -406,6 +433,7 @@ ${namespaceYaml('team-b')}`,
     let portico: ManagedProcess | undefined;
     let podName: string;
     let httpPort: number;
+    let httpsPort: number;
     let clusterBefore: string[];
 
     /** Every object of every listable kind, as kind/namespace/name; Events are records, not state. */
@@ -464,13 +492,14 @@ ${namespaceYaml('team-b')}`,
       const [command, subcommand, ...args] = walkthrough.helmInstall;
       assert.deepEqual([command, subcommand], ['helm', 'install']);
       httpPort = await findFreePort();
+      httpsPort = await findFreePort();
       const adminPort = await findFreePort();
       const result = await helm([
         'install',
         ...args.map((arg) => arg.replace('$(minikube ip)', MINIKUBE_IP).replace(/^charts\//, `${REPO}charts/`)),
         // Portico runs on this machine, not in a pod: ports that are free here.
         '--set',
-        `containerPorts.http=${httpPort},containerPorts.admin=${adminPort}`,
+        `containerPorts.http=${httpPort},containerPorts.https=${httpsPort},containerPorts.admin=${adminPort}`,
       ]);
       assert.match(result.stdout, /STATUS: deployed/);
       assert.match(
@@ -499,6 +528,7 @@ ${namespaceYaml('team-b')}`,
       const container = controllerContainer(deployment);
       assert.equal(container.command, undefined, "the image's ENTRYPOINT (node dist/cli.js) runs the args");
       assert.equal(containerPort(container, 'http'), httpPort);
+      assert.equal(containerPort(container, 'https'), httpsPort);
       const adminPort = containerPort(container, 'admin');
 
       podName = 'portico-6f7d9c8b5-x7k2p';
@@ -569,6 +599,12 @@ spec: { type: NodePort, selector: { app: ${name} }, ports: [{ port: 8080, target
       const v2 = await httpGet(httpPort, 'hello-world.info', '/v2');
       assert.equal(v2.status, 200);
       assert.match(v2.body, helloPattern(web2Body));
+
+      // `curl -k https://hello-world.info/v2`: the Service's 443 goes to the https container port.
+      const overTls = await httpsGet(httpsPort, 'hello-world.info', '/v2');
+      assert.equal(overTls.status, 200);
+      assert.match(overTls.body, helloPattern(web2Body));
+      assert.match(String(overTls.headers['strict-transport-security']), /max-age=\d+/);
 
       // --publish-service=portico/portico: no load balancer yet, so the Service's externalIPs.
       await eventually(async () => assert.deepEqual(await ingressAddresses('example-ingress'), [MINIKUBE_IP]));

@@ -8,7 +8,7 @@ import { existsSync, globSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { DEFAULT_ADMIN_PORT, DEFAULT_HTTP_PORT } from '../../src/config/config.ts';
+import { DEFAULT_ADMIN_PORT, DEFAULT_HTTP_PORT, DEFAULT_HTTPS_PORT } from '../../src/config/config.ts';
 import {
   DOCKERIGNORE_PATH,
   execForm,
@@ -123,6 +123,7 @@ describe('Dockerfile', () => {
     const { http, https, admin } = values.containerPorts;
     assert.deepEqual(exposed, [http, https, admin]);
     assert.equal(http, DEFAULT_HTTP_PORT);
+    assert.equal(https, DEFAULT_HTTPS_PORT);
     assert.equal(admin, DEFAULT_ADMIN_PORT);
   });
 
