@@ -147,9 +147,11 @@ describe('the image runtime, rebuilt from the Dockerfile commands', () => {
   function startAsPid1(args: readonly string[]): ImageProcess {
     const [, ...entryArgs] = entrypoint;
     const output: string[] = [];
+    // A new PID namespace needs root, or a user namespace of one's own.
+    const asRoot = process.getuid?.() === 0 ? [] : ['--user', '--map-root-user'];
     const child = spawn(
       'unshare',
-      ['--pid', '--fork', '--kill-child', process.execPath, ...entryArgs, ...cmd, ...args],
+      [...asRoot, '--pid', '--fork', '--kill-child', process.execPath, ...entryArgs, ...cmd, ...args],
       { cwd: app, env: imageEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
     );
     started.push(child);
