@@ -147,6 +147,16 @@ describe('Dockerfile', () => {
     for (const source of included) assert.ok(existsSync(`${REPO}${source}`), `${source} exists`);
   });
 
+  it("the chart's default image tag is this package's version, the tag README's walkthrough builds", () => {
+    const { version } = JSON.parse(readFileSync(`${REPO}package.json`, 'utf8')) as { version: string };
+    const chart = parse(readFileSync(`${REPO}charts/portico/Chart.yaml`, 'utf8')) as { appVersion: string };
+    assert.equal(chart.appVersion, version);
+    const readme = readFileSync(`${REPO}README.md`, 'utf8');
+    const built = [...readme.matchAll(/(?:minikube image build|docker build) -t \S*?portico:(\S+) \./g)];
+    assert.ok(built.length > 0, 'README shows the image build');
+    for (const match of built) assert.equal(match[1], version, match[0]);
+  });
+
   it('every exec-form instruction parses (no shell-form ENTRYPOINT or CMD sneaks in)', () => {
     for (const stage of dockerfile.stages) {
       for (const keyword of ['ENTRYPOINT', 'CMD']) {
