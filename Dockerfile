@@ -21,7 +21,8 @@ RUN npm ci --omit=dev --no-audit --no-fund
 FROM node:${NODE_VERSION}-trixie AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# Install scripts skipped: compiling TypeScript needs no native addon (re2 is built in deps).
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
