@@ -74,6 +74,7 @@ export class PorticoProcess {
 
   static async start(controlPlane: ControlPlane, options: PorticoProcessOptions = {}): Promise<PorticoProcess> {
     const httpPort = await findFreePort();
+    const httpsPort = await findFreePort();
     const adminPort = await findFreePort();
     const name = options.name ?? `portico-${httpPort}`;
     const managed = ManagedProcess.start({
@@ -86,6 +87,9 @@ export class PorticoProcess {
         options.kubeconfigPath ?? controlPlane.kubeconfigPath,
         '--http-port',
         String(httpPort),
+        // Every listener on a port of its own: several Portico processes run side by side.
+        '--https-port',
+        String(httpsPort),
         '--admin-port',
         String(adminPort),
         '--bind-address',

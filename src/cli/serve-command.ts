@@ -59,7 +59,18 @@ export function registerServeCommand(program: Command): void {
     const config = configOrExit(configInputFromFlags(flags));
     // Loaded here, not at the top, so `portico explain` does not pay for the server's imports.
     const { startPortico, stopOnSignals } = await import('../main.ts');
+    // Start waits for the first full list, which can take long (API server unreachable, RBAC
+    // denying a list). A signal then must not be ignored: nothing is proxied yet (the proxy
+    // listener opens after the first table), so exiting at once loses nothing.
+    const exitWhileStarting = (signal: NodeJS.Signals): void => {
+      process.stderr.write(`portico: ${signal} while starting; exiting\n`);
+      process.exit(0);
+    };
+    process.on('SIGTERM', exitWhileStarting);
+    process.on('SIGINT', exitWhileStarting);
     const portico = await startPortico(config).catch(failStart);
+    process.off('SIGTERM', exitWhileStarting);
+    process.off('SIGINT', exitWhileStarting);
     stopOnSignals(portico);
   });
 }

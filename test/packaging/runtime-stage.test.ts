@@ -198,10 +198,9 @@ describe('the image runtime, rebuilt from the Dockerfile commands', () => {
   });
 
   it(
+    // Before the fix, signal handlers were installed only after the first sync: PID 1 ignored
+    // SIGTERM until then and the kubelet killed the pod after its grace period.
     'as PID 1, SIGTERM while waiting for the API server ends the process at once',
-    {
-      todo: 'signal handlers are installed only after the first sync (src/cli/serve-command.ts), so PID 1 ignores SIGTERM until then and the kubelet kills the pod after its grace period',
-    },
     async () => {
       const image = startAsPid1([`--kubeconfig=${unreachableKubeconfig(app)}`, '--http-port=0', '--admin-port=0']);
       await image.logLine('list failed; retrying');
