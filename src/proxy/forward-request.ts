@@ -77,6 +77,12 @@ export function requestAuthority(req: IncomingMessage): string | undefined {
   return typeof authority === 'string' ? authority : undefined;
 }
 
+/** One header's value as a string (repeated headers joined as Node joins them). */
+function singleHeader(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
 function countHostLines(req: IncomingMessage): number {
   let count = 0;
   const raw = req.rawHeaders;
@@ -125,7 +131,14 @@ export class Forwarder {
     const hostHeader = requestAuthority(req);
     if (hostHeader === undefined && (req.httpVersionMajor > 1 || req.httpVersionMinor >= 1))
       return { kind: 'bad-request', reason: `HTTP/${req.httpVersion} request without Host` };
-    return resolveRequest(state.routing().table, { scheme, hostHeader, target: req.url ?? '' });
+    return resolveRequest(state.routing().table, {
+      scheme,
+      hostHeader,
+      target: req.url ?? '',
+      // Canary by header or cookie reads request headers; a weighted canary rolls the dice.
+      header: (name) => singleHeader(req, name),
+      random: Math.random,
+    });
   }
 
   pickerFor(backend: ServiceBackend): EndpointPicker {
