@@ -152,10 +152,9 @@ export async function startPortico(config: Config, options: StartOptions = {}): 
       );
     proxyListening = true;
     isReady();
-    logger.info(
-      { address: httpAddress.address, port: httpAddress.port, httpsPort: httpsAddress.port },
-      'proxy listening',
-    );
+    logger.info({ address: httpsAddress.address, port: httpsAddress.port }, 'https listening');
+    // Last, and unchanged in shape: tools wait for this line before sending traffic.
+    logger.info({ address: httpAddress.address, port: httpAddress.port }, 'proxy listening');
     return { httpAddress, httpsAddress, adminAddress, state, logger, stop };
   } catch (error) {
     await stop('start failed');

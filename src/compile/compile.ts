@@ -21,6 +21,7 @@ import { type CompileOptions, DEFAULT_COMPILE_OPTIONS } from './compile-options.
 import { compilePathPattern } from './compile-path-pattern.ts';
 import { compareIngressAge } from './ingress-order.ts';
 import { checkBackendShape, resolveBackend } from './resolve-backend.ts';
+import { type UpstreamChoice, upstreamChoiceFor } from './resolve-upstream.ts';
 import { decideIngressClass } from './select-ingresses.ts';
 import { validateRuleHost } from './validate-host.ts';
 import { isPathType, validateLiteralPath } from './validate-path.ts';
@@ -42,6 +43,7 @@ interface IngressContext {
   readonly rank: number;
   readonly attributes: RouteAttributes;
   readonly regexPaths: boolean;
+  readonly upstream: UpstreamChoice;
   readonly object: string;
 }
 
@@ -50,6 +52,8 @@ export function compile(snapshot: ClusterSnapshot, options: CompileOptions = DEF
   const hosts = new Map<string, HostBuilder>();
   const tlsHosts = new Map<string, HostTls>();
   let catchAll: HostDefaultBackend | undefined;
+  /** per served Ingress, how its backends are spoken to (canaries borrow their main route's) */
+  const upstreamChoices = new Map<string, UpstreamChoice>();
   let routeCount = 0;
 
   const served: IngressRecord[] = [];
@@ -144,7 +148,7 @@ export function compile(snapshot: ClusterSnapshot, options: CompileOptions = DEF
       });
       return;
     }
-    const resolution = resolveBackend(ingress, record.backend, snapshot.services);
+    const resolution = resolveBackend(ingress, record.backend, snapshot.services, context.upstream);
     if (resolution.diagnostic) diagnostics.push(resolution.diagnostic);
     routeCount++;
     builder.routes.set(
@@ -177,11 +181,15 @@ export function compile(snapshot: ClusterSnapshot, options: CompileOptions = DEF
     }
     const annotations = parseRouteAnnotations(ingress);
     diagnostics.push(...annotations.diagnostics);
+    const upstream = upstreamChoiceFor(ingress, annotations.attributes, snapshot.secrets);
+    diagnostics.push(...upstream.diagnostics);
+    upstreamChoices.set(ingress.key, upstream.choice);
     const context: IngressContext = {
       ingress,
       rank,
       attributes: annotations.attributes,
       regexPaths: annotations.regexPaths,
+      upstream: upstream.choice,
       object,
     };
     const definedHosts: string[] = [];
@@ -201,7 +209,7 @@ export function compile(snapshot: ClusterSnapshot, options: CompileOptions = DEF
       if (shapeError) {
         diagnostics.push({ object, code: 'InvalidBackend', reason: `defaultBackend ${shapeError}; it is ignored` });
       } else {
-        const resolution = resolveBackend(ingress, ingress.defaultBackend, snapshot.services);
+        const resolution = resolveBackend(ingress, ingress.defaultBackend, snapshot.services, context.upstream);
         if (resolution.diagnostic) diagnostics.push(resolution.diagnostic);
         const fallback: HostDefaultBackend = { ingress: ingress.key, backend: resolution.backend };
         if (ingress.rules.length === 0) {
@@ -305,7 +313,14 @@ export function compile(snapshot: ClusterSnapshot, options: CompileOptions = DEF
           });
           continue;
         }
-        const resolution = resolveBackend(ingress, record.backend, snapshot.services);
+        // A canary's backend is spoken to as its main route's (ingress-nginx: canary Ingresses
+        // take only canary-* annotations of their own).
+        const resolution = resolveBackend(
+          ingress,
+          record.backend,
+          snapshot.services,
+          upstreamChoices.get(main.ingress),
+        );
         if (resolution.diagnostic) diagnostics.push(resolution.diagnostic);
         builder.routes.set(
           key,

@@ -4,6 +4,7 @@
 import type { Diagnostic } from '../model/diagnostic.ts';
 import type { IngressBackendRecord, IngressRecord, ServiceRecord } from '../model/records.ts';
 import type { BackendRef, ResolvedBackend } from '../routing/route-table.ts';
+import { chooseUpstream, DEFAULT_UPSTREAM_CHOICE, type UpstreamChoice } from './resolve-upstream.ts';
 
 export interface BackendResolution {
   readonly backend: ResolvedBackend;
@@ -31,6 +32,7 @@ export function resolveBackend(
   ingress: IngressRecord,
   backend: IngressBackendRecord,
   services: ReadonlyMap<string, ServiceRecord>,
+  upstream: UpstreamChoice = DEFAULT_UPSTREAM_CHOICE,
 ): BackendResolution {
   const object = `Ingress ${ingress.key}`;
   if (!backend.service) {
@@ -73,7 +75,13 @@ export function resolveBackend(
       );
     }
     return {
-      backend: { kind: 'external-name', ref, hostname: service.externalName, port: servicePort.port },
+      backend: {
+        kind: 'external-name',
+        ref,
+        hostname: service.externalName,
+        port: servicePort.port,
+        upstream: chooseUpstream(upstream, servicePort.appProtocol),
+      },
       diagnostic: undefined,
     };
   }
@@ -87,6 +95,7 @@ export function resolveBackend(
       targetPortNumber: typeof servicePort.targetPort === 'number' ? servicePort.targetPort : undefined,
       appProtocol: servicePort.appProtocol,
       sessionAffinity: service.sessionAffinity,
+      upstream: chooseUpstream(upstream, servicePort.appProtocol),
     },
     diagnostic: undefined,
   };

@@ -21,7 +21,7 @@
 //   proxy.close({ graceMs? }) → Promise<void>: stops accepting, lets in-flight requests finish
 //     for up to graceMs (default 10 s), then cuts what is left and closes upstream pools.
 
-import { type IncomingMessage, METHODS, type Server } from 'node:http';
+import { type IncomingMessage, METHODS, type Server, type ServerResponse } from 'node:http';
 import type { Http2SecureServer } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -164,7 +164,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   });
   routeEverythingTo(app, forwarder);
   const server = app.server;
-  attachRawEvents(server, webSockets);
+  attachRawEvents(server, webSockets, forwarder);
 
   const forwarders = [forwarder];
   const allWebSockets = [webSockets];
@@ -234,7 +234,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     } as unknown as FastifyHttp2SecureOptions<Http2SecureServer>);
     routeEverythingTo(httpsApp as unknown as FastifyInstance, httpsForwarder);
     const httpsServer = httpsApp.server;
-    attachRawEvents(httpsServer, sockets);
+    attachRawEvents(httpsServer, sockets, httpsForwarder);
     // Open TLS connections (HTTP/1.1 or HTTP/2), to cut what is left after the grace period.
     const connections = new Set<Socket>();
     httpsServer.on('secureConnection', (socket: Socket) => {
@@ -289,11 +289,17 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     }
   }
 
-  function attachRawEvents(target: Server | Http2SecureServer, sockets: WebSocketProxy): void {
+  function attachRawEvents(target: Server | Http2SecureServer, sockets: WebSocketProxy, front: Forwarder): void {
     target.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) =>
       sockets.handleUpgrade(req, socket, head),
     );
     target.on('connect', (req: IncomingMessage, socket: Socket) => {
+      // HTTP/2 CONNECT arrives here as a request and its response (Node's compatibility API):
+      // the forwarder answers 405 as an HTTP/2 response, with its access-log line.
+      if (req.httpVersionMajor >= 2) {
+        front.handle(req, socket as unknown as ServerResponse, requestIdFrom(req.headers['x-request-id']));
+        return;
+      }
       // CONNECT is for forward proxies; an Ingress controller tunnels nothing.
       socket.on('error', () => {});
       const requestId = requestIdFrom(req.headers['x-request-id']);

@@ -18,11 +18,11 @@ import type { EndpointPicker, LoadBalanceAlgorithm } from '../endpoints/endpoint
 import { endpointSetKey, readyEndpoints } from '../endpoints/endpoint-picker.ts';
 import type { ServiceBackend } from '../endpoints/service-endpoints.ts';
 import { type RequestDecision, resolveRequest } from '../routing/resolve-request.ts';
-import type { ResolvedBackend } from '../routing/route-table.ts';
+import type { ResolvedBackend, UpstreamProtocol } from '../routing/route-table.ts';
 import type { LiveState } from '../runtime/live-state.ts';
 import type { AddressPolicy } from '../upstream/guarded-lookup.ts';
 import { collectLiveEndpoints } from '../upstream/live-origins.ts';
-import { originOf, type PoolRegistry } from '../upstream/pool-registry.ts';
+import { originOfKey, POOL_SERVERNAME, type PoolRegistry, poolKeyOf } from '../upstream/pool-registry.ts';
 import {
   classifyUpstreamError,
   UpstreamError,
@@ -68,7 +68,9 @@ export interface ForwarderOptions {
 export interface UpstreamTarget {
   /** `ip:port` or `name:port` */
   readonly id: string;
+  /** the pool key (`poolKeyOf`): protocol, address and TLS profile */
   readonly origin: string;
+  readonly upstream: UpstreamProtocol;
 }
 
 /** The Host header, or for HTTP/2 the `:authority` pseudo-header it replaces (RFC 9113 section 8.3.1). */
@@ -159,8 +161,10 @@ export class Forwarder {
       // An IP literal never reaches the resolver, so the address policy is applied here.
       if (isIP(backend.hostname) !== 0 && this.options.isForbiddenAddress(backend.hostname))
         return 'PORTICO_ERR_UPSTREAM_ADDRESS_FORBIDDEN';
-      const origin = originOf(backend.hostname, backend.port);
-      return { id: origin.slice('http://'.length), origin };
+      const id = backend.hostname.includes(':')
+        ? `[${backend.hostname}]:${backend.port}`
+        : `${backend.hostname}:${backend.port}`;
+      return { id, origin: poolKeyOf(backend.hostname, backend.port, backend.upstream), upstream: backend.upstream };
     }
     const candidates = readyEndpoints(this.options.state.endpoints.endpointsFor(backend));
     if (candidates.length === 0) return avoidId === undefined ? 'PORTICO_ERR_NO_ENDPOINTS' : undefined;
@@ -171,7 +175,11 @@ export class Forwarder {
       avoidId,
     });
     if (endpoint === undefined) return avoidId === undefined ? 'PORTICO_ERR_NO_ENDPOINTS' : undefined;
-    return { id: endpoint.id, origin: `http://${endpoint.id}` };
+    return {
+      id: endpoint.id,
+      origin: poolKeyOf(endpoint.address, endpoint.port, backend.upstream),
+      upstream: backend.upstream,
+    };
   }
 
   /**
@@ -305,7 +313,8 @@ class Exchange {
     this.#attempt = attempt;
     attempt.begin();
     const options: Dispatcher.DispatchOptions = {
-      origin: target.origin,
+      origin: originOfKey(target.origin),
+      ...(target.upstream.kind === 'https' ? { servername: POOL_SERVERNAME } : {}),
       path: decision.upstreamPath,
       method: this.#req.method as Dispatcher.HttpMethod,
       headers: this.#headers ?? [],
@@ -313,7 +322,7 @@ class Exchange {
       body: this.#body as unknown as Readable | null,
     };
     try {
-      pools.get(target.origin).dispatch(options, attempt);
+      pools.get(target.origin, target.upstream).dispatch(options, attempt);
     } catch (error) {
       attempt.onResponseError(undefined, error as Error);
     }
@@ -584,10 +593,16 @@ class UpstreamAttempt implements Dispatcher.DispatchHandler {
     this.#exchange.onUpstreamStart(this);
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number): void {
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
     this.#headersAt = this.#now();
+    // HTTP/1.1 answers come with raw header lines (case and order kept); HTTP/2 ones (h2c
+    // backends) only as an object, whose lowercase names are what HTTP/2 sends anyway.
     const raw = controller.rawHeaders;
-    this.#exchange.onUpstreamHeaders(this, controller, statusCode, Array.isArray(raw) ? raw : []);
+    this.#exchange.onUpstreamHeaders(this, controller, statusCode, Array.isArray(raw) ? raw : flattenHeaders(headers));
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -613,6 +628,17 @@ class UpstreamAttempt implements Dispatcher.DispatchHandler {
     const now = this.#now();
     this.#picker?.onEnd(this.target.id, (this.#headersAt ?? now) - this.#startedAt, failed, now);
   }
+}
+
+function flattenHeaders(headers: Record<string, string | string[] | undefined>): string[] {
+  const out: string[] = [];
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (typeof value === 'string') out.push(name, value);
+    else for (const item of value) out.push(name, item);
+  }
+  return out;
 }
 
 function refName(backend: ResolvedBackend): string | undefined {

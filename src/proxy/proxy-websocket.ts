@@ -4,9 +4,11 @@
 // connect and read timeouts; an open WebSocket has none (it may idle as long as both ends like).
 
 import type { ClientRequest, IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import HttpProxy from 'http-proxy';
+import type { UpstreamTls } from '../routing/route-table.ts';
 import { type ConnectLookup, resolveGuarded } from '../upstream/guarded-lookup.ts';
 import { originOf } from '../upstream/pool-registry.ts';
 import { classifyUpstreamError, UpstreamError } from '../upstream/upstream-error-status.ts';
@@ -28,6 +30,20 @@ interface UpgradeContext {
   upstream: string | undefined;
   status: number | undefined;
   error: PorticoErrorCode | undefined;
+}
+
+/** One connection's TLS settings towards an HTTPS backend (the agent keeps no sockets). */
+function tlsAgentFor(tls: UpstreamTls, hostname: string | undefined): HttpsAgent {
+  const servername = tls.serverName ?? hostname;
+  return new HttpsAgent({
+    keepAlive: false,
+    rejectUnauthorized: tls.verify,
+    ...(servername === undefined ? {} : { servername }),
+    ...(tls.caPem === undefined ? {} : { ca: tls.caPem }),
+    ...(tls.clientCertificate === undefined
+      ? {}
+      : { cert: tls.clientCertificate.certPem, key: tls.clientCertificate.keyPem }),
+  });
 }
 
 export class WebSocketProxy {
@@ -143,20 +159,31 @@ export class WebSocketProxy {
     req.headers = outgoing;
     req.url = decision.upstreamPath;
 
-    const proxyTo = (origin: string): void => {
-      this.#proxy.ws(req, socket, head, { target: origin }, (error) => this.#onProxyError(socket, context, error));
+    const upstream = target.upstream;
+    const proxyTo = (origin: string, hostname: string | undefined): void => {
+      // An HTTPS backend gets the handshake over TLS, with the route's proxy-ssl-* settings;
+      // h2c backends are asked for the upgrade over HTTP/1.1 (WebSockets over HTTP/2 need RFC 8441).
+      const options: HttpProxy.ServerOptions =
+        upstream.kind === 'https'
+          ? {
+              target: `https://${origin.slice('http://'.length)}`,
+              secure: upstream.tls.verify,
+              agent: tlsAgentFor(upstream.tls, hostname),
+            }
+          : { target: origin };
+      this.#proxy.ws(req, socket, head, options, (error) => this.#onProxyError(socket, context, error));
     };
     const backend = decision.backend;
     if (backend.kind === 'external-name') {
       // http-proxy connects with Node's own lookup: resolve (and vet) the name first.
       resolveGuarded(this.#lookup, backend.hostname).then(
         (address) => {
-          if (!socket.destroyed) proxyTo(originOf(address, backend.port));
+          if (!socket.destroyed) proxyTo(originOf(address, backend.port), backend.hostname);
         },
         (error: unknown) => this.#onProxyError(socket, context, error),
       );
     } else {
-      proxyTo(target.origin);
+      proxyTo(`http://${target.id}`, undefined);
     }
   }
 

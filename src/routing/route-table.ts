@@ -15,6 +15,27 @@ export interface BackendRef {
   readonly port: number | string;
 }
 
+/** TLS towards an HTTPS backend (ingress-nginx `proxy-ssl-*` annotations). */
+export interface UpstreamTls {
+  /** check the backend's certificate (`proxy-ssl-verify: "on"`); off by default, as ingress-nginx */
+  readonly verify: boolean;
+  /** SNI name and the name verified (`proxy-ssl-name`); else the ExternalName host, none for pod IPs */
+  readonly serverName: string | undefined;
+  /** trust anchors (`ca.crt` of `proxy-ssl-secret`); else Node's bundled CAs */
+  readonly caPem: string | undefined;
+  /** client certificate (`tls.crt`/`tls.key` of `proxy-ssl-secret`) */
+  readonly clientCertificate: { readonly certPem: string; readonly keyPem: string } | undefined;
+  /** '' for the defaults; otherwise a digest of the settings, so differing settings never share a pool */
+  readonly profile: string;
+}
+
+/**
+ * How Portico talks to a backend: `backend-protocol` on the Ingress, else the Service port's
+ * `appProtocol` (`https`, `kubernetes.io/h2c`), else HTTP/1.1.
+ */
+export type UpstreamProtocol =
+  { readonly kind: 'http1' } | { readonly kind: 'h2c' } | { readonly kind: 'https'; readonly tls: UpstreamTls };
+
 /**
  * Where traffic for a route goes once the Service has been looked at. Endpoints are not part
  * of the table: they change without recompiling and are looked up by `endpointsKey`.
@@ -32,12 +53,14 @@ export type ResolvedBackend =
       readonly targetPortNumber: number | undefined;
       readonly appProtocol: string | undefined;
       readonly sessionAffinity: 'None' | 'ClientIP';
+      readonly upstream: UpstreamProtocol;
     }
   | {
       readonly kind: 'external-name';
       readonly ref: BackendRef;
       readonly hostname: string;
       readonly port: number;
+      readonly upstream: UpstreamProtocol;
     }
   | {
       /** Missing Service, unknown port, resource backend: answers 503 (ROUTING.md section 6). */
@@ -54,6 +77,13 @@ export interface RouteAttributes {
   readonly sslRedirect: boolean;
   readonly forceSslRedirect: boolean;
   readonly upstreamVhost: string | undefined;
+  /** `backend-protocol`; undefined: the Service port's appProtocol decides */
+  readonly backendProtocol: 'HTTP' | 'HTTPS' | undefined;
+  /** `proxy-ssl-verify: "on"` */
+  readonly proxySslVerify: boolean;
+  readonly proxySslName: string | undefined;
+  /** `ns/name` from `proxy-ssl-secret` */
+  readonly proxySslSecret: string | undefined;
 }
 
 /** A linear-time compiled pattern; `exec` returns the groups ($0..$n) or null. */

@@ -77,7 +77,9 @@ export async function generateCertificate(request: CertificateRequest): Promise<
   const certificate = new pkijs.Certificate();
   certificate.version = 2;
   const serial = randomBytes(16);
-  serial[0] = (serial[0] ?? 0) & 0x7f; // a positive INTEGER (RFC 5280 section 4.1.2.2)
+  // A positive INTEGER (RFC 5280 section 4.1.2.2) in minimal DER: high bit clear, first octet
+  // never zero (a leading 0x00 before a byte below 0x80 is not valid DER; OpenSSL refuses it).
+  serial[0] = ((serial[0] ?? 0) & 0x7f) | 0x40;
   certificate.serialNumber = new asn1js.Integer({ valueHex: serial });
   certificate.subject = distinguishedName(request.commonName);
   // The issuer field must equal the issuer's subject byte for byte (RFC 5280 section 4.1.2.4).

@@ -4,7 +4,7 @@
 
 import type { ResolvedBackend, RouteTable } from '../routing/route-table.ts';
 import type { EndpointView } from '../runtime/live-state.ts';
-import { originOf } from './pool-registry.ts';
+import { poolKeyOf } from './pool-registry.ts';
 
 /** Every distinct backend object the table can answer with. */
 export function collectBackends(table: RouteTable): Set<ResolvedBackend> {
@@ -20,7 +20,7 @@ export function collectBackends(table: RouteTable): Set<ResolvedBackend> {
 }
 
 export interface LiveEndpoints {
-  /** pool keys: `http://ip:port` per endpoint, `http://name:port` per ExternalName */
+  /** pool keys (`poolKeyOf`): one per endpoint and protocol, one per ExternalName */
   readonly origins: Set<string>;
   /** `ip:port` ids, for picker state */
   readonly endpointIds: Set<string>;
@@ -33,10 +33,10 @@ export function collectLiveEndpoints(table: RouteTable, endpoints: EndpointView)
     if (backend.kind === 'service') {
       for (const endpoint of endpoints.endpointsFor(backend)) {
         endpointIds.add(endpoint.id);
-        origins.add(originOf(endpoint.address, endpoint.port));
+        origins.add(poolKeyOf(endpoint.address, endpoint.port, backend.upstream));
       }
     } else if (backend.kind === 'external-name') {
-      origins.add(originOf(backend.hostname, backend.port));
+      origins.add(poolKeyOf(backend.hostname, backend.port, backend.upstream));
     }
   }
   return { origins, endpointIds };

@@ -2,9 +2,15 @@
 // ExternalName Service), made on first use and closed once the origin has left every
 // endpoint set. Closing is graceful: requests already queued or running on the pool finish,
 // which is what lets a request to an endpoint that was just removed complete.
+//
+// The pool key carries the protocol (`poolKeyOf`): `http://` HTTP/1.1, `h2c://` HTTP/2 with
+// prior knowledge, `https://` HTTP/1.1 over TLS (as nginx's proxy_pass https, no ALPN h2),
+// plus `#profile` when the TLS settings are not the defaults, so two routes that speak to one
+// endpoint differently never share a connection.
 
 import type { Dispatcher } from 'undici';
-import { Pool } from 'undici';
+import { buildConnector, Pool } from 'undici';
+import type { UpstreamProtocol } from '../routing/route-table.ts';
 import type { ConnectLookup } from './guarded-lookup.ts';
 
 export interface UpstreamPoolOptions {
@@ -34,10 +40,12 @@ export class PoolRegistry {
   readonly #pools = new Map<string, UpstreamPool>();
   readonly #closing = new Set<Promise<void>>();
   readonly #poolOptions: Pool.Options;
+  readonly #connectOptions: { readonly timeout: number; readonly lookup: ConnectLookup };
   readonly #create: CreateUpstreamPool;
 
   constructor(options: UpstreamPoolOptions, create: CreateUpstreamPool = createUndiciPool) {
     this.#create = create;
+    this.#connectOptions = { timeout: options.connectTimeoutMs, lookup: options.lookup };
     this.#poolOptions = {
       connections: options.connectionsPerOrigin ?? null,
       pipelining: 1,
@@ -51,14 +59,46 @@ export class PoolRegistry {
     };
   }
 
-  /** The pool for `origin`, made now if there is none. */
-  get(origin: string): UpstreamPool {
-    let pool = this.#pools.get(origin);
+  /** The pool for `key` (from `poolKeyOf`, speaking `upstream`), made now if there is none. */
+  get(key: string, upstream: UpstreamProtocol = HTTP1): UpstreamPool {
+    let pool = this.#pools.get(key);
     if (pool === undefined) {
-      pool = this.#create(origin, this.#poolOptions);
-      this.#pools.set(origin, pool);
+      pool = this.#create(originOfKey(key), this.#optionsFor(upstream));
+      this.#pools.set(key, pool);
     }
     return pool;
+  }
+
+  #optionsFor(upstream: UpstreamProtocol): Pool.Options {
+    switch (upstream.kind) {
+      case 'http1':
+        return this.#poolOptions;
+      case 'h2c':
+        // Pool reads `useH2c` at its top level to build its connector; undici's typings list it
+        // only under h2Options (the Client's place for it).
+        return { ...this.#poolOptions, allowH2: true, useH2c: true } as Pool.Options;
+      case 'https': {
+        const tls = upstream.tls;
+        const connector = buildConnector({
+          ...this.#connectOptions,
+          allowH2: false,
+          rejectUnauthorized: tls.verify,
+          ...(tls.caPem === undefined ? {} : { ca: tls.caPem }),
+          ...(tls.clientCertificate === undefined
+            ? {}
+            : { cert: tls.clientCertificate.certPem, key: tls.clientCertificate.keyPem }),
+        });
+        return {
+          ...this.#poolOptions,
+          allowH2: false,
+          // undici would take SNI from each request's Host header (and reconnect whenever it
+          // changes): the name is the route's instead, proxy-ssl-name or else the origin's host
+          // name (none for an IP), as nginx's proxy_ssl_name defaults to the upstream, not $host.
+          connect: ({ servername: _fromHost, ...options }, callback) =>
+            connector(tls.serverName === undefined ? options : { ...options, servername: tls.serverName }, callback),
+        };
+      }
+    }
   }
 
   has(origin: string): boolean {
@@ -111,7 +151,35 @@ export class PoolRegistry {
   }
 }
 
+const HTTP1: UpstreamProtocol = Object.freeze({ kind: 'http1' });
+
 /** `http://10.0.0.1:8080`, `http://[fd00::1]:8080`, `http://name.example:80` */
 export function originOf(host: string, port: number): string {
-  return host.includes(':') ? `http://[${host}]:${port}` : `http://${host}:${port}`;
+  return poolKeyOf(host, port, HTTP1);
+}
+
+/** `http://10.0.0.1:8080`, `h2c://[fd00::1]:8080`, `https://name.example:443#3f2a...` */
+export function poolKeyOf(host: string, port: number, upstream: UpstreamProtocol): string {
+  const authority = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  switch (upstream.kind) {
+    case 'http1':
+      return `http://${authority}`;
+    case 'h2c':
+      return `h2c://${authority}`;
+    case 'https':
+      return `https://${authority}${upstream.tls.profile ? `#${upstream.tls.profile}` : ''}`;
+  }
+}
+
+/**
+ * The `servername` every request to an HTTPS pool carries: one value per pool, so undici never
+ * drops a connection because requests' Host headers differ (the connector sets the real SNI).
+ */
+export const POOL_SERVERNAME = 'portico-upstream';
+
+/** The URL origin a pool key connects to (`h2c://a:1` → `http://a:1`, profile dropped). */
+export function originOfKey(key: string): string {
+  const hash = key.indexOf('#');
+  const origin = hash === -1 ? key : key.slice(0, hash);
+  return origin.startsWith('h2c://') ? `http://${origin.slice('h2c://'.length)}` : origin;
 }

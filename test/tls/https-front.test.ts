@@ -199,6 +199,15 @@ describe('HTTPS listener', () => {
     }
   });
 
+  test('HTTP/1.1 over TLS keeps the 16 KiB header limit (431); HTTP/2 CONNECT is refused with 405', async () => {
+    const big = await httpsGet(running.httpsPort, { host: 'secure.test', headers: { 'x-big': 'a'.repeat(20_000) } });
+    assert.equal(big.status, 431);
+    const [connect] = await h2Requests(running.httpsPort, 'secure.test', [
+      { authority: 'secure.test:443', path: '', headers: { ':method': 'CONNECT' } },
+    ]);
+    assert.equal(connect?.status, 405);
+  });
+
   test('WebSockets keep working over TLS (HTTP/1.1 on the same port)', async () => {
     // ws hands `servername` on to tls.connect; its typings do not list it.
     const options = { headers: { host: 'ws.test' }, servername: 'ws.test', rejectUnauthorized: false };

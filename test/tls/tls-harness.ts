@@ -317,7 +317,8 @@ export async function h2Requests(
         (request) =>
           new Promise<H2Response>((resolve, reject) => {
             const stream = session.request({
-              ':path': request.path,
+              // CONNECT carries no :path (RFC 9113 section 8.5)
+              ...(request.path === '' ? {} : { ':path': request.path }),
               ':authority': request.authority,
               ...request.headers,
             });

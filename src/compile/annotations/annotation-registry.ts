@@ -70,6 +70,42 @@ export function parseNonNegativeInteger(raw: string): ParsedValue<number> {
   return ok(Number(trimmed));
 }
 
+/** `backend-protocol`: the values ingress-nginx accepts, of which Portico speaks HTTP and HTTPS. */
+export function parseBackendProtocol(raw: string): ParsedValue<'HTTP' | 'HTTPS'> {
+  const value = raw.trim().toUpperCase();
+  if (value === 'HTTP' || value === 'HTTPS') return ok(value);
+  if (['GRPC', 'GRPCS', 'AUTO_HTTP', 'FCGI'].includes(value)) {
+    return fail(
+      `${JSON.stringify(raw)} is not supported (Portico speaks HTTP and HTTPS to backends; gRPC needs trailers, which it does not forward)`,
+    );
+  }
+  return fail(`must be HTTP or HTTPS, got ${JSON.stringify(raw)}`);
+}
+
+/** ingress-nginx's on/off switches (`proxy-ssl-verify`). */
+export function parseOnOff(raw: string): ParsedValue<boolean> {
+  const value = raw.trim().toLowerCase();
+  if (value === 'on') return ok(true);
+  if (value === 'off') return ok(false);
+  return fail(`must be "on" or "off", got ${JSON.stringify(raw)}`);
+}
+
+const SERVER_NAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/;
+
+/** A DNS name without a port (TLS SNI, RFC 6066 section 3). */
+export function parseServerName(raw: string): ParsedValue<string> {
+  return raw.length <= 253 && SERVER_NAME.test(raw)
+    ? ok(raw.toLowerCase())
+    : fail(`must be a DNS name, got ${JSON.stringify(raw)}`);
+}
+
+const NAMESPACED_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\/[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$/;
+
+/** `namespace/name` of an object. */
+export function parseNamespacedName(raw: string): ParsedValue<string> {
+  return NAMESPACED_NAME.test(raw) ? ok(raw) : fail(`must be namespace/name, got ${JSON.stringify(raw)}`);
+}
+
 /** The attribute annotations of ROUTING.md section 7, in one table. */
 export const ROUTE_ANNOTATIONS = {
   rewriteTarget: { name: 'rewrite-target', parse: parseRewriteTarget },
@@ -79,6 +115,10 @@ export const ROUTE_ANNOTATIONS = {
   sslRedirect: { name: 'ssl-redirect', parse: parseBoolean },
   forceSslRedirect: { name: 'force-ssl-redirect', parse: parseBoolean },
   upstreamVhost: { name: 'upstream-vhost', parse: parseHostName },
+  backendProtocol: { name: 'backend-protocol', parse: parseBackendProtocol },
+  proxySslVerify: { name: 'proxy-ssl-verify', parse: parseOnOff },
+  proxySslName: { name: 'proxy-ssl-name', parse: parseServerName },
+  proxySslSecret: { name: 'proxy-ssl-secret', parse: parseNamespacedName },
 } as const satisfies Record<string, AnnotationSpec<unknown>>;
 
 /**

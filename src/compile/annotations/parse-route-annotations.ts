@@ -35,6 +35,10 @@ export function parseRouteAnnotations(ingress: IngressRecord): IngressAnnotation
     sslRedirect: read(ROUTE_ANNOTATIONS.sslRedirect) ?? true,
     forceSslRedirect: read(ROUTE_ANNOTATIONS.forceSslRedirect) ?? false,
     upstreamVhost: read(ROUTE_ANNOTATIONS.upstreamVhost),
+    backendProtocol: read(ROUTE_ANNOTATIONS.backendProtocol),
+    proxySslVerify: read(ROUTE_ANNOTATIONS.proxySslVerify) ?? false,
+    proxySslName: read(ROUTE_ANNOTATIONS.proxySslName),
+    proxySslSecret: read(ROUTE_ANNOTATIONS.proxySslSecret),
   });
   return {
     attributes,

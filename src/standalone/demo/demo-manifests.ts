@@ -10,6 +10,12 @@ import { DEFAULT_CONTROLLER_CLASS, DEFAULT_INGRESS_CLASS } from '../../config/co
 import type { DemoReplica } from './demo-backends.ts';
 
 export const DEMO_HOST = 'hello-world.info';
+/**
+ * The demo's TLS host: its own Ingress with spec.tls, so hello-world.info keeps answering over
+ * plain HTTP (a TLS host's HTTP requests are redirected to HTTPS, as with ingress-nginx).
+ */
+export const DEMO_TLS_HOST = 'secure.hello-world.info';
+export const DEMO_TLS_SECRET = 'demo-tls';
 /** The Service port of the tutorial's `kubectl expose deployment web --port=8080`. */
 export const DEMO_SERVICE_PORT = 8080;
 
@@ -63,7 +69,59 @@ function endpointSlices(replicas: readonly DemoReplica[]): object[] {
   });
 }
 
-export function demoManifestFiles(replicas: readonly DemoReplica[]): ManifestFile[] {
+/** The TLS Secret and Ingress for DEMO_TLS_HOST: what `kubectl create secret tls` and a TLS Ingress would be. */
+function tlsManifestFiles(pair: { readonly certPem: string; readonly keyPem: string }): ManifestFile[] {
+  return [
+    {
+      name: 'demo-tls-secret.yaml',
+      text: yamlDocuments(
+        `kubectl create secret tls ${DEMO_TLS_SECRET} --cert=demo-tls.crt --key=... (a certificate made at demo start). Replace it: Portico serves the new one on the next handshake.`,
+        [
+          {
+            apiVersion: 'v1',
+            kind: 'Secret',
+            metadata: { name: DEMO_TLS_SECRET, namespace: 'default' },
+            type: 'kubernetes.io/tls',
+            stringData: { 'tls.crt': pair.certPem, 'tls.key': pair.keyPem },
+          },
+        ],
+      ),
+    },
+    {
+      name: 'example-tls-ingress.yaml',
+      text: yamlDocuments(`A TLS Ingress: ${DEMO_TLS_HOST} over https, its plain-HTTP requests redirected (308).`, [
+        {
+          apiVersion: 'networking.k8s.io/v1',
+          kind: 'Ingress',
+          metadata: { name: 'example-tls-ingress', namespace: 'default' },
+          spec: {
+            ingressClassName: DEFAULT_INGRESS_CLASS,
+            tls: [{ hosts: [DEMO_TLS_HOST], secretName: DEMO_TLS_SECRET }],
+            rules: [
+              {
+                host: DEMO_TLS_HOST,
+                http: {
+                  paths: [
+                    {
+                      path: '/',
+                      pathType: 'Prefix',
+                      backend: { service: { name: 'web', port: { number: DEMO_SERVICE_PORT } } },
+                    },
+                  ],
+                },
+              },
+            ],
+          },
+        },
+      ]),
+    },
+  ];
+}
+
+export function demoManifestFiles(
+  replicas: readonly DemoReplica[],
+  tls?: { readonly certPem: string; readonly keyPem: string },
+): ManifestFile[] {
   const portOf = (name: string): number => replicas.find((replica) => replica.service === name)?.port ?? 0;
   return [
     {
@@ -123,5 +181,6 @@ export function demoManifestFiles(replicas: readonly DemoReplica[]): ManifestFil
         },
       ]),
     },
+    ...(tls ? tlsManifestFiles(tls) : []),
   ];
 }

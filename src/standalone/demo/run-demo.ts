@@ -9,8 +9,12 @@ import { join } from 'node:path';
 import type { Config } from '../../config/config.ts';
 import { createLogger } from '../../logging/create-logger.ts';
 import { type RunningPortico, startPortico } from '../../main.ts';
+import { generateCertificate } from '../../tls/generate-certificate.ts';
 import { type DemoBackends, startDemoBackends } from './demo-backends.ts';
-import { DEMO_HOST, demoManifestFiles } from './demo-manifests.ts';
+import { DEMO_HOST, DEMO_TLS_HOST, demoManifestFiles } from './demo-manifests.ts';
+
+/** Beside the manifests (not a manifest: the reader skips it), for `curl --cacert`. */
+export const DEMO_CERTIFICATE_FILE = 'demo-tls.crt';
 
 export interface RunningDemo {
   readonly portico: RunningPortico;
@@ -37,9 +41,11 @@ export async function runDemo(config: Config, backendPort: number): Promise<Runn
   };
   try {
     backends = await startDemoBackends(backendPort);
-    for (const file of demoManifestFiles(backends.replicas)) {
+    const certificate = await generateCertificate({ commonName: DEMO_TLS_HOST, dnsNames: [DEMO_TLS_HOST] });
+    for (const file of demoManifestFiles(backends.replicas, certificate)) {
       await writeFile(join(manifestDir, file.name), file.text);
     }
+    await writeFile(join(manifestDir, DEMO_CERTIFICATE_FILE), certificate.certPem);
     const processLogger = createLogger({ level: config.logLevel });
     const portico = await startPortico(config, { processLogger });
     return { portico, backends, manifestDir, cleanUp, flushLogs: processLogger.flush };
@@ -58,6 +64,9 @@ function hostForCurl(address: AddressInfo): string {
 export function demoBanner(demo: RunningDemo): string {
   const proxy = hostForCurl(demo.portico.httpAddress);
   const admin = hostForCurl(demo.portico.adminAddress);
+  const httpsPort = demo.portico.httpsAddress.port;
+  const loopback = demo.portico.httpsAddress.family === 'IPv6' ? '[::1]' : '127.0.0.1';
+  const certificate = join(demo.manifestDir, DEMO_CERTIFICATE_FILE);
   const backends = demo.backends.replicas.map((r) => `${r.hostname} ${r.address}:${r.port}`).join(', ');
   return [
     '',
@@ -68,6 +77,8 @@ export function demoBanner(demo: RunningDemo): string {
     'Try:',
     `  curl -H 'Host: ${DEMO_HOST}' ${proxy}/`,
     `  curl -H 'Host: ${DEMO_HOST}' ${proxy}/v2`,
+    `  curl --cacert ${certificate} --resolve ${DEMO_TLS_HOST}:${httpsPort}:${loopback} https://${DEMO_TLS_HOST}:${httpsPort}/`,
+    `  curl -i -H 'Host: ${DEMO_TLS_HOST}' ${proxy}/     # 308 to https`,
     `  curl ${admin}/readyz`,
     `  curl ${admin}/metrics`,
     '',
