@@ -219,6 +219,9 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       requireHostHeader: false,
       shouldUpgradeCallback: isWebSocketUpgrade,
       keepAliveTimeout: timeouts.clientKeepAliveMs,
+      // As on the HTTP listener (Fastify's default there): no cap on a whole request, whose
+      // body may stream for long; the client idle timeout bounds a client that stalls.
+      requestTimeout: 0,
     };
     // Cast: Fastify types its options per server kind, while the hooks here serve both kinds,
     // and Node takes the HTTP/1 server options above on an HTTP/2 server that allows HTTP/1.1.

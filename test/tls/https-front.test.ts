@@ -202,6 +202,10 @@ describe('HTTPS listener', () => {
   test('HTTP/1.1 over TLS keeps the 16 KiB header limit (431); HTTP/2 CONNECT is refused with 405', async () => {
     const big = await httpsGet(running.httpsPort, { host: 'secure.test', headers: { 'x-big': 'a'.repeat(20_000) } });
     assert.equal(big.status, 431);
+    // Same whole-request policy as the HTTP listener: no cap (Node's own default would be 300 s).
+    // (Node sets the HTTP/1 options on an HTTP/2 server that allows HTTP/1.1; its typings omit them.)
+    const https = running.proxy.https?.server as unknown as { requestTimeout?: number } | undefined;
+    assert.equal(https?.requestTimeout, running.proxy.server.requestTimeout);
     const [connect] = await h2Requests(running.httpsPort, 'secure.test', [
       { authority: 'secure.test:443', path: '', headers: { ':method': 'CONNECT' } },
     ]);
