@@ -10,8 +10,8 @@
 // When two files define the same object, the later file (in argument and name order) wins.
 
 import { type FSWatcher, watch } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from '../logging/create-logger.ts';
 import type { ClusterRecord } from '../model/records.ts';
@@ -234,36 +234,57 @@ export class ManifestSource {
     return { upserts: changes.length - deletes, deletes };
   }
 
-  /** One watcher per directory argument (recursive) and per directory holding a file argument. */
+  /**
+   * One non-recursive watcher per directory: each directory argument and every directory below
+   * it (walked again after each rescan, so new subdirectories are picked up), and the directory
+   * holding each file argument. Not `recursive: true`: on Linux (Node 24) a recursive watcher
+   * goes deaf after the first file in it is replaced by rename, which is how editors and
+   * ConfigMap volumes update files.
+   */
   async #ensureWatchers(): Promise<void> {
+    const targets = new Set<string>();
     for (const path of this.#options.paths) {
-      if (this.#closed) return;
-      let target: string;
-      let recursive: boolean;
       try {
         const info = await stat(path);
-        // A file is watched through its directory: editors replace files by rename, which
-        // would leave a watcher on the old inode deaf.
-        target = resolve(info.isDirectory() ? path : dirname(path));
-        recursive = info.isDirectory();
+        // A file is watched through its directory: a watcher on the file's inode would go
+        // deaf when the file is replaced by rename.
+        if (info.isDirectory()) for (const directory of await listDirectories(resolve(path))) targets.add(directory);
+        else targets.add(resolve(dirname(path)));
       } catch (error) {
-        if (isMissing(error)) continue;
-        throw error;
+        if (!isMissing(error)) throw error;
       }
-      const key = `${target}\u0000${recursive}`;
-      if (this.#watchers.has(key)) continue;
+    }
+    for (const [target, watcher] of this.#watchers) {
+      if (!targets.has(target)) {
+        watcher.close();
+        this.#watchers.delete(target);
+      }
+    }
+    for (const target of targets) {
+      if (this.#closed) return;
+      if (this.#watchers.has(target)) continue;
       try {
-        const watcher = watch(target, { recursive, persistent: false }, () => this.#debouncer.request());
+        const watcher = watch(target, { persistent: false }, () => this.#debouncer.request());
         watcher.on('error', (error: unknown) => {
           this.#options.logger.warn({ err: error, path: target }, 'manifest watch stopped');
           watcher.close();
-          this.#watchers.delete(key);
+          this.#watchers.delete(target);
           this.#debouncer.request();
         });
-        this.#watchers.set(key, watcher);
+        this.#watchers.set(target, watcher);
       } catch (error) {
         if (!isMissing(error)) throw error;
       }
     }
   }
+}
+
+/** `root` and every directory below it, hidden ones excepted (as manifests are listed). */
+async function listDirectories(root: string): Promise<string[]> {
+  const directories = [root];
+  for (const entry of await readdir(root, { withFileTypes: true }).catch(() => [])) {
+    if (entry.isDirectory() && !entry.name.startsWith('.'))
+      directories.push(...(await listDirectories(join(root, entry.name))));
+  }
+  return directories;
 }

@@ -185,10 +185,9 @@ describe('config churn under load', () => {
   );
 
   test(
+    // Failed while directories were watched with fs.watch({ recursive: true }), which on Linux
+    // goes deaf after the first rename over a file in the directory.
     'edits saved by rename over the manifest (atomic replace) are all applied',
-    {
-      todo: 'bug: the recursive fs.watch on a --manifests directory goes deaf after a file in it is replaced by rename',
-    },
     async (t) => {
       const backends = await startBackendsOnOnePort({ a: '127.0.0.85' });
       const dir = await makeManifestDir('replace');
