@@ -4,6 +4,7 @@ import type { Diagnostic } from '../../model/diagnostic.ts';
 import type { IngressRecord } from '../../model/records.ts';
 import type { RouteAttributes } from '../../routing/route-table.ts';
 import { type AnnotationSpec, NGINX_PREFIX, REFUSED_ANNOTATIONS, ROUTE_ANNOTATIONS } from './annotation-registry.ts';
+import { isCatalogued } from './annotation-catalog.ts';
 import { readAnnotation } from './read-annotation.ts';
 
 export interface IngressAnnotations {
@@ -17,6 +18,17 @@ export function parseRouteAnnotations(ingress: IngressRecord): IngressAnnotation
   const diagnostics: Diagnostic[] = [];
   const object = `Ingress ${ingress.key}`;
   const read = <T>(spec: AnnotationSpec<T>): T | undefined => readAnnotation(ingress, spec, diagnostics);
+  for (const key of Object.keys(ingress.annotations)) {
+    if (!key.startsWith(NGINX_PREFIX)) continue;
+    const name = key.slice(NGINX_PREFIX.length);
+    if (!isCatalogued(name)) {
+      diagnostics.push({
+        object,
+        code: 'UnsupportedAnnotation',
+        reason: `annotation ${key} is not supported by Portico; it is ignored (see the README's annotation table)`,
+      });
+    }
+  }
   for (const [name, why] of REFUSED_ANNOTATIONS) {
     if (ingress.annotations[NGINX_PREFIX + name] !== undefined) {
       diagnostics.push({
