@@ -109,6 +109,20 @@ export interface ProxyServer {
 
 export const DEFAULT_CLOSE_GRACE_MS = 10_000;
 
+/**
+ * Node enforces headersTimeout only on a sweep every connectionsCheckingInterval (30 s by
+ * default), so a slowloris client could hold a socket for the timeout plus a whole sweep.
+ * requestTimeout is off: a request body may stream for long, and the client idle timeout
+ * bounds a client that stalls.
+ */
+function headerTimeoutOptions(timeouts: ProxyTimeouts) {
+  return {
+    headersTimeout: timeouts.clientHeaderMs,
+    requestTimeout: 0,
+    connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(timeouts.clientHeaderMs / 4))),
+  };
+}
+
 export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   const timeouts: ProxyTimeouts = { ...DEFAULT_PROXY_TIMEOUTS, ...definedOnly(options.timeouts) };
   const limits: ProxyLimits = { ...DEFAULT_PROXY_LIMITS, ...definedOnly(options.limits) };
@@ -156,6 +170,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       // answers it, so the 400 carries a body with the request id and gets an access-log line.
       requireHostHeader: false,
       shouldUpgradeCallback: isWebSocketUpgrade,
+      ...headerTimeoutOptions(timeouts),
     },
     keepAliveTimeout: timeouts.clientKeepAliveMs,
     clientErrorHandler(error, socket) {
@@ -219,9 +234,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       requireHostHeader: false,
       shouldUpgradeCallback: isWebSocketUpgrade,
       keepAliveTimeout: timeouts.clientKeepAliveMs,
-      // As on the HTTP listener (Fastify's default there): no cap on a whole request, whose
-      // body may stream for long; the client idle timeout bounds a client that stalls.
-      requestTimeout: 0,
+      ...headerTimeoutOptions(timeouts),
     };
     // Cast: Fastify types its options per server kind, while the hooks here serve both kinds,
     // and Node takes the HTTP/1 server options above on an HTTP/2 server that allows HTTP/1.1.
@@ -346,6 +359,9 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     close(closeOptions = {}): Promise<void> {
       closing ??= (async () => {
         clearInterval(reconcileTimer);
+        // From here every HTTP/1.1 response says Connection: close, so clients stop sending on
+        // connections about to be closed (RFC 9112 section 9.6).
+        for (const draining of forwarders) draining.startDraining();
         const graceMs = closeOptions.graceMs ?? DEFAULT_CLOSE_GRACE_MS;
         const deadline = now() + graceMs;
         let timer: NodeJS.Timeout | undefined;

@@ -85,6 +85,11 @@ function singleHeader(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
+/** Connection: close on an HTTP/1.1 response not yet started (HTTP/2 drains with GOAWAY instead). */
+function closeAfterResponse(res: ServerResponse): void {
+  if (!res.headersSent && res.req?.httpVersionMajor === 1) res.shouldKeepAlive = false;
+}
+
 function countHostLines(req: IncomingMessage): number {
   let count = 0;
   const raw = req.rawHeaders;
@@ -105,11 +110,24 @@ export class Forwarder {
   readonly options: ForwarderOptions;
   /** requests whose response has not closed yet */
   inFlight = 0;
+  /** their responses, so a drain can mark the ones not yet started `Connection: close` */
+  readonly activeResponses = new Set<ServerResponse>();
+  #draining = false;
   #reconciledGeneration = -1;
   #reconciledVersion = -1;
 
   constructor(options: ForwarderOptions) {
     this.options = options;
+  }
+
+  /** The listener is closing: no response from now on keeps its HTTP/1.1 connection alive. */
+  startDraining(): void {
+    this.#draining = true;
+    for (const res of this.activeResponses) closeAfterResponse(res);
+  }
+
+  get draining(): boolean {
+    return this.#draining;
   }
 
   handle(req: IncomingMessage, res: ServerResponse, requestId: string): void {
@@ -234,6 +252,8 @@ class Exchange {
     this.#startedAt = forwarder.options.now();
     this.#clientIp = clientAddressOf(req);
     forwarder.inFlight++;
+    forwarder.activeResponses.add(res);
+    if (forwarder.draining) closeAfterResponse(res);
     res.once('close', this.#onResponseClose);
   }
 
@@ -503,6 +523,7 @@ class Exchange {
     if (this.#finished) return;
     this.#finished = true;
     this.#forwarder.inFlight--;
+    this.#forwarder.activeResponses.delete(this.#res);
     const res = this.#res;
     if (!res.writableFinished) {
       this.#clientGone = true;

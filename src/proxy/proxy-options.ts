@@ -12,6 +12,8 @@ export interface ProxyTimeouts {
   readonly sendMs: number;
   /** a client that neither sends its body nor reads its response for this long is disconnected (nginx `client_body_timeout`/`send_timeout`) */
   readonly clientIdleMs: number;
+  /** a client must send its whole request header section within this (nginx `client_header_timeout`) → 408 */
+  readonly clientHeaderMs: number;
   /** idle upstream keep-alive connections close after this (shorter than the 5 s of Node backends) */
   readonly upstreamKeepAliveMs: number;
   /** idle client keep-alive connections close after this (above the 60 s idle timeout of common load balancers) */
@@ -30,6 +32,7 @@ export const DEFAULT_PROXY_TIMEOUTS: ProxyTimeouts = Object.freeze({
   readMs: 60_000,
   sendMs: 60_000,
   clientIdleMs: 60_000,
+  clientHeaderMs: 60_000,
   upstreamKeepAliveMs: 4_000,
   clientKeepAliveMs: 75_000,
 });

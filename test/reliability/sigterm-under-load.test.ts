@@ -15,7 +15,7 @@
 // should not exist: a response finished during the drain should say `Connection: close`, so
 // the client opens a new connection (refused, unambiguous) instead of writing a request onto a
 // connection that is being closed (reset, ambiguous for a non-idempotent request). The second
-// test checks that header; it is marked todo until Portico sends it.
+// test checks that header (it failed before the proxy marked drained responses).
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -188,51 +188,47 @@ test('SIGTERM under load: in-flight requests finish, exit 0, /readyz 503 first',
   }
 });
 
-test(
-  'SIGTERM: a response finished during the drain says Connection: close',
-  { todo: 'bug: responses finished while draining say Connection: keep-alive, then the proxy closes the connection' },
-  async (t) => {
-    const [backend] = await startBackendsOnOnePort({ slow: '127.0.0.96' }, { delayMs: 400 });
-    assert.ok(backend);
-    const dir = await makeManifestDir('sigterm-close');
-    await dir.write(
-      'all.yaml',
-      manifests(
-        serviceYaml('web'),
-        sliceYaml('web', [{ ip: backend.address, port: backend.port }]),
-        ingressYaml('app', 'app.test', [{ path: '/', service: 'web' }]),
-      ),
+test('SIGTERM: a response finished during the drain says Connection: close', async (t) => {
+  const [backend] = await startBackendsOnOnePort({ slow: '127.0.0.96' }, { delayMs: 400 });
+  assert.ok(backend);
+  const dir = await makeManifestDir('sigterm-close');
+  await dir.write(
+    'all.yaml',
+    manifests(
+      serviceYaml('web'),
+      sliceYaml('web', [{ ip: backend.address, port: backend.port }]),
+      ingressYaml('app', 'app.test', [{ path: '/', service: 'web' }]),
+    ),
+  );
+  const serve = await startServe(dir.path);
+  const client = new Client(serve.proxyOrigin, { headersTimeout: 15_000, bodyTimeout: 15_000 });
+  try {
+    const get = (path: string) => client.request({ path, method: 'GET', headers: { host: 'app.test' } });
+    const first = await get('/before');
+    await first.body.text();
+    const inFlight = get('/in-flight');
+    await waitFor('the request at the backend', () => backend.served() === 2);
+    serve.run.signal('SIGTERM');
+    const drained = await inFlight;
+    const body = await drained.body.text();
+    // What a client that keeps going sees on its next request (reported, not asserted: it races the close).
+    const next = await get('/next').then(
+      async (response) => `${response.statusCode} ${(await response.body.text()).trim()}`,
+      (error: unknown) => `error ${errorLabel(error)}`,
     );
-    const serve = await startServe(dir.path);
-    const client = new Client(serve.proxyOrigin, { headersTimeout: 15_000, bodyTimeout: 15_000 });
-    try {
-      const get = (path: string) => client.request({ path, method: 'GET', headers: { host: 'app.test' } });
-      const first = await get('/before');
-      await first.body.text();
-      const inFlight = get('/in-flight');
-      await waitFor('the request at the backend', () => backend.served() === 2);
-      serve.run.signal('SIGTERM');
-      const drained = await inFlight;
-      const body = await drained.body.text();
-      // What a client that keeps going sees on its next request (reported, not asserted: it races the close).
-      const next = await get('/next').then(
-        async (response) => `${response.statusCode} ${(await response.body.text()).trim()}`,
-        (error: unknown) => `error ${errorLabel(error)}`,
-      );
-      const exitCode = await serve.run.exited();
-      t.diagnostic(
-        `before SIGTERM: connection=${String(first.headers.connection)}; in flight: ${drained.statusCode} ` +
-          `connection=${String(drained.headers.connection)}; next request on the same client: ${next}; exit ${exitCode}`,
-      );
-      assert.equal(drained.statusCode, 200);
-      assert.equal(body.trim(), 'slow app.test');
-      assert.equal(drained.headers.connection, 'close');
-      assert.equal(exitCode, 0);
-    } finally {
-      await client.destroy();
-      serve.run.child.kill('SIGKILL');
-      await backend.kill();
-      await dir.remove();
-    }
-  },
-);
+    const exitCode = await serve.run.exited();
+    t.diagnostic(
+      `before SIGTERM: connection=${String(first.headers.connection)}; in flight: ${drained.statusCode} ` +
+        `connection=${String(drained.headers.connection)}; next request on the same client: ${next}; exit ${exitCode}`,
+    );
+    assert.equal(drained.statusCode, 200);
+    assert.equal(body.trim(), 'slow app.test');
+    assert.equal(drained.headers.connection, 'close');
+    assert.equal(exitCode, 0);
+  } finally {
+    await client.destroy();
+    serve.run.child.kill('SIGKILL');
+    await backend.kill();
+    await dir.remove();
+  }
+});
