@@ -199,6 +199,23 @@ describe('bad TLS Secrets', () => {
     }
   });
 
+  test('clients without SNI follow the --default-ssl-certificate Secret as it changes', async () => {
+    const withDefault = (pair: GeneratedCertificate): string =>
+      manifests(base, tlsSecretYaml('default-tls', pair, { namespace: 'portico' }));
+    const state = new TlsTestState(withDefault(good), { defaultCertificateSecret: 'portico/default-tls' });
+    const running = await startTlsProxy(state);
+    try {
+      assert.equal((await handshake(running.httpsPort, undefined)).fingerprint256, fingerprintOf(good.certPem));
+      state.load(withDefault(other));
+      // What the control loop's swap listener does in src/main.ts.
+      running.proxy.refreshDefaultCertificate();
+      assert.equal((await handshake(running.httpsPort, undefined)).fingerprint256, fingerprintOf(other.certPem));
+      assert.equal((await handshake(running.httpsPort, 'unknown.test')).fingerprint256, fingerprintOf(other.certPem));
+    } finally {
+      await running.close();
+    }
+  });
+
   test('a bad --default-ssl-certificate is a diagnostic on the Secret; the generated certificate is served', async () => {
     const state = new TlsTestState(manifests(base, tlsSecretYaml('default-tls', expired, { namespace: 'portico' })), {
       defaultCertificateSecret: 'portico/default-tls',
