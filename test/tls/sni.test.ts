@@ -126,6 +126,35 @@ describe('certificate per SNI name', () => {
     assert.equal(served.fingerprint256, fingerprintOf(exact.certPem));
   });
 
+  test("when two Ingresses list a host, the oldest one's Secret is served (ROUTING.md section 4)", async () => {
+    const contested = new TlsTestState(
+      manifests(
+        INGRESS_CLASS_YAML,
+        serviceYaml('web'),
+        sliceYaml('web', [{ ip: web.address, port: web.port }]),
+        tlsSecretYaml('older-tls', exact),
+        tlsSecretYaml('newer-tls', wildcard),
+        tlsIngressYaml('newer', {
+          hosts: ['exact.test'],
+          tls: [{ hosts: ['exact.test'], secretName: 'newer-tls' }],
+          creationTimestamp: '2026-03-01T00:00:00Z',
+        }),
+        tlsIngressYaml('older', {
+          hosts: ['exact.test'],
+          tls: [{ hosts: ['exact.test'], secretName: 'older-tls' }],
+          creationTimestamp: '2025-03-01T00:00:00Z',
+        }),
+      ),
+    );
+    assert.ok(contested.codes().includes('Ingress default/newer: TlsConflict'));
+    const alone = await startTlsProxy(contested);
+    try {
+      assert.equal((await handshake(alone.httpsPort, 'exact.test')).fingerprint256, fingerprintOf(exact.certPem));
+    } finally {
+      await alone.close();
+    }
+  });
+
   test('without a usable default Secret, the certificate generated at start is served', async () => {
     const bare = new TlsTestState(
       manifests(INGRESS_CLASS_YAML, serviceYaml('web'), tlsIngressYaml('exact', { hosts: ['exact.test'] })),
