@@ -19,6 +19,7 @@ import { endpointSetKey, readyEndpoints } from '../endpoints/endpoint-picker.ts'
 import type { ServiceBackend } from '../endpoints/service-endpoints.ts';
 import { type RequestDecision, resolveRequest } from '../routing/resolve-request.ts';
 import type { ResolvedBackend, UpstreamProtocol } from '../routing/route-table.ts';
+import { sourceDenied } from '../routing/source-range.ts';
 import type { LiveState } from '../runtime/live-state.ts';
 import type { AddressPolicy } from '../upstream/guarded-lookup.ts';
 import { collectLiveEndpoints } from '../upstream/live-origins.ts';
@@ -243,6 +244,8 @@ class Exchange {
   /** reasons Portico is waiting on the client (body still arriving, response not being read) */
   #clientWaits = 0;
   #cancelsOnTimeout = false;
+  /** the request body went past the route's `proxy-body-size` while streaming */
+  #bodyTooLarge = false;
 
   constructor(forwarder: Forwarder, req: IncomingMessage, res: ServerResponse, requestId: string) {
     this.#forwarder = forwarder;
@@ -299,6 +302,17 @@ class Exchange {
   }
 
   #forward(decision: Extract<RequestDecision, { kind: 'forward' }>): void {
+    const attributes = decision.route?.attributes;
+    if (sourceDenied(this.#clientIp, attributes?.allowSourceRanges, attributes?.denySourceRanges)) {
+      this.#respondError('PORTICO_ERR_FORBIDDEN');
+      return;
+    }
+    const maxBody = attributes?.proxyBodySize;
+    const declared = this.#req.headers['content-length'];
+    if (maxBody !== undefined && declared !== undefined && Number(declared) > maxBody) {
+      this.#respondError('PORTICO_ERR_BODY_TOO_LARGE');
+      return;
+    }
     const target = this.#forwarder.pickTarget(decision.backend, this.#clientIp, undefined);
     if (typeof target === 'string' || target === undefined) {
       this.#respondError(target ?? 'PORTICO_ERR_NO_ENDPOINTS');
@@ -317,10 +331,15 @@ class Exchange {
     if (req.headers['transfer-encoding'] !== undefined || (contentLength !== undefined && contentLength !== '0')) {
       this.#body = new RequestBodySource(
         req,
-        timeouts.sendMs,
+        attributes?.proxySendTimeoutMs ?? timeouts.sendMs,
         now,
         (error) => this.#abortAttempt(error),
         (waiting) => this.#clientWait(waiting ? 1 : -1),
+        maxBody,
+        () => {
+          this.#bodyTooLarge = true;
+          this.#abortAttempt(new UpstreamError('PORTICO_ERR_CLIENT_ABORTED', 'request body over proxy-body-size'));
+        },
       );
     }
     this.#dispatch(target, decision);
@@ -332,6 +351,7 @@ class Exchange {
     const attempt = new UpstreamAttempt(this, this.#forwarder, target, decision.backend);
     this.#attempt = attempt;
     attempt.begin();
+    const readMs = decision.route?.attributes.proxyReadTimeoutMs;
     const options: Dispatcher.DispatchOptions = {
       origin: originOfKey(target.origin),
       ...(target.upstream.kind === 'https' ? { servername: POOL_SERVERNAME } : {}),
@@ -340,6 +360,8 @@ class Exchange {
       headers: this.#headers ?? [],
       // undici takes any async iterable as a body; its typings list only streams.
       body: this.#body as unknown as Readable | null,
+      // `proxy-read-timeout` of the route; otherwise the pool's (the proxy's default).
+      ...(readMs === undefined ? {} : { headersTimeout: readMs, bodyTimeout: readMs }),
     };
     try {
       pools.get(target.origin, target.upstream).dispatch(options, attempt);
@@ -442,6 +464,11 @@ class Exchange {
       this.#body?.detach();
       return;
     }
+    if (this.#bodyTooLarge && !this.#responseStarted) {
+      this.#body?.detach();
+      this.#respondError('PORTICO_ERR_BODY_TOO_LARGE');
+      return;
+    }
     if (this.#responseStarted) {
       // Too late for a status: cut the client's response so it cannot pass for a complete one.
       this.#errorCode = failure.code;
@@ -500,7 +527,7 @@ class Exchange {
     const body = errorBody(status, code, this.#requestId);
     this.#bytesOut += Buffer.byteLength(body);
     // After a malformed request the connection's framing is not to be trusted: close it (as nginx).
-    if (status === 400) res.shouldKeepAlive = false;
+    if (status === 400 || status === 413) res.shouldKeepAlive = false;
     res.writeHead(status, [
       'content-type',
       'text/plain; charset=utf-8',

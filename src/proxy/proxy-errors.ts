@@ -8,9 +8,13 @@ import { UPSTREAM_FAILURES, type UpstreamErrorCode } from '../upstream/upstream-
 
 const FRONT_ERRORS = {
   PORTICO_ERR_BAD_REQUEST: 400,
+  /** the client address is outside `allowlist-source-range` or inside `denylist-source-range` */
+  PORTICO_ERR_FORBIDDEN: 403,
   PORTICO_ERR_NO_ROUTE: 404,
   PORTICO_ERR_METHOD_NOT_ALLOWED: 405,
   PORTICO_ERR_REQUEST_TIMEOUT: 408,
+  /** request body over the route's `proxy-body-size` */
+  PORTICO_ERR_BODY_TOO_LARGE: 413,
   PORTICO_ERR_HEADERS_TOO_LARGE: 431,
   PORTICO_ERR_INTERNAL: 500,
   /** missing Service or port, resource backend (ROUTING.md section 6) */

@@ -3,12 +3,13 @@
 // with no route or no endpoint get a raw HTTP error on the socket. The handshake has the
 // connect and read timeouts; an open WebSocket has none (it may idle as long as both ends like).
 
-import type { ClientRequest, IncomingMessage } from 'node:http';
+import { type ClientRequest, type IncomingMessage, STATUS_CODES } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import HttpProxy from 'http-proxy';
 import type { UpstreamTls } from '../routing/route-table.ts';
+import { sourceDenied } from '../routing/source-range.ts';
 import { type ConnectLookup, resolveGuarded } from '../upstream/guarded-lookup.ts';
 import { originOf } from '../upstream/pool-registry.ts';
 import { classifyUpstreamError, UpstreamError } from '../upstream/upstream-error-status.ts';
@@ -124,12 +125,17 @@ export class WebSocketProxy {
       context.ingress = decision.ingress ?? '';
       context.status = decision.status;
       socket.end(
-        `HTTP/1.1 ${decision.status} ${decision.status === 308 ? 'Permanent Redirect' : 'Found'}\r\n` +
+        `HTTP/1.1 ${decision.status} ${STATUS_CODES[decision.status] ?? 'Redirect'}\r\n` +
           `Location: ${decision.location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
       );
       return;
     }
     context.ingress = decision.ingress;
+    const attributes = decision.route?.attributes;
+    if (sourceDenied(context.clientIp, attributes?.allowSourceRanges, attributes?.denySourceRanges)) {
+      this.#refuse(socket, context, 'PORTICO_ERR_FORBIDDEN');
+      return;
+    }
     const ref = decision.backend.ref;
     context.service = ref?.service ?? '';
     context.serviceRef = ref ? `${ref.namespace}/${ref.service}:${ref.port}` : undefined;

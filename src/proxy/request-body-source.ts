@@ -23,6 +23,9 @@ export class RequestBodySource implements AsyncIterableIterator<Buffer, undefine
   readonly #now: () => number;
   readonly #onSendTimeout: (error: UpstreamError) => void;
   readonly #onClientWait: (waiting: boolean) => void;
+  /** `proxy-body-size`: past it the body is cut and `onTooLarge` decides the answer */
+  readonly #maxBytes: number | undefined;
+  readonly #onTooLarge: () => void;
   #started = false;
   /** undici asked for a chunk and the client has not sent it yet */
   #waitingOnClient = false;
@@ -41,7 +44,11 @@ export class RequestBodySource implements AsyncIterableIterator<Buffer, undefine
     now: () => number,
     onSendTimeout: (error: UpstreamError) => void,
     onClientWait: (waiting: boolean) => void = () => {},
+    maxBytes: number | undefined = undefined,
+    onTooLarge: () => void = () => {},
   ) {
+    this.#maxBytes = maxBytes;
+    this.#onTooLarge = onTooLarge;
     this.#req = req;
     this.#sendTimeoutMs = sendTimeoutMs;
     this.#now = now;
@@ -121,6 +128,13 @@ export class RequestBodySource implements AsyncIterableIterator<Buffer, undefine
       this.#pending = undefined;
       this.#setWaitingOnClient(false);
       this.#bytes += chunk.length;
+      if (this.#maxBytes !== undefined && this.#bytes > this.#maxBytes) {
+        // Not one byte past the limit goes upstream: the caller aborts the attempt.
+        this.#error ??= new UpstreamError('PORTICO_ERR_CLIENT_ABORTED', 'request body over proxy-body-size');
+        pending.reject(this.#error);
+        this.#onTooLarge();
+        return;
+      }
       this.#hold();
       pending.resolve({ value: chunk, done: false });
     } else if (this.#ended) {

@@ -1,5 +1,5 @@
 // One decision per request, shared by the proxy and `portico explain`: normalize, match,
-// then redirects (app-root before HTTPS, ROUTING.md section 7), then where to forward.
+// then redirects (permanent/temporal-redirect, then app-root, then HTTPS, ROUTING.md section 7), then where to forward.
 
 import { canaryVerdict, rollCanary } from './canary-verdict.ts';
 import { matchRequest } from './match-request.ts';
@@ -33,7 +33,8 @@ export type RequestDecision =
   | { readonly kind: 'not-found'; readonly host: string }
   | {
       readonly kind: 'redirect';
-      readonly status: 302 | 308;
+      /** 302 app-root, 308 HTTPS, 300-308 permanent-redirect, 302 temporal-redirect */
+      readonly status: number;
       readonly location: string;
       readonly ingress: string | undefined;
       readonly route: Route | undefined;
@@ -97,6 +98,17 @@ export function resolveRequest(table: RouteTable, facts: RequestFacts): RequestD
   }
   const { route, groups } = match.match;
   const attributes = route.attributes;
+  // permanent-redirect / temporal-redirect answer every request of the location before
+  // anything else, as ingress-nginx's `return` in the location block (before app-root and HTTPS).
+  if (attributes.redirect !== undefined) {
+    return {
+      kind: 'redirect',
+      status: attributes.redirect.status,
+      location: attributes.redirect.location,
+      ingress: route.ingress,
+      route,
+    };
+  }
   if (attributes.appRoot !== undefined && normalized.path === '/') {
     return {
       kind: 'redirect',

@@ -2,6 +2,7 @@
 // A request reads the table reference once and uses that table to its end.
 
 import type { TlsCertificates } from '../tls/bind-certificates.ts';
+import type { SourceRange } from './source-range.ts';
 
 export type IngressPathType = 'Exact' | 'Prefix' | 'ImplementationSpecific';
 
@@ -84,6 +85,17 @@ export interface RouteAttributes {
   readonly proxySslName: string | undefined;
   /** `ns/name` from `proxy-ssl-secret` */
   readonly proxySslSecret: string | undefined;
+  /** `proxy-body-size` in bytes; undefined (or `0` written): unlimited */
+  readonly proxyBodySize?: number | undefined;
+  /** `proxy-read-timeout` / `proxy-send-timeout` in ms; undefined: the proxy's defaults */
+  readonly proxyReadTimeoutMs?: number | undefined;
+  readonly proxySendTimeoutMs?: number | undefined;
+  /** `permanent-redirect` (with its code) or else `temporal-redirect` (302) */
+  readonly redirect?: { readonly status: number; readonly location: string } | undefined;
+  /** `allowlist-source-range` (or `whitelist-source-range`) */
+  readonly allowSourceRanges?: readonly SourceRange[] | undefined;
+  /** `denylist-source-range` */
+  readonly denySourceRanges?: readonly SourceRange[] | undefined;
 }
 
 /** A linear-time compiled pattern; `exec` returns the groups ($0..$n) or null. */

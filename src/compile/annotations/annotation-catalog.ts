@@ -52,6 +52,52 @@ export const ANNOTATION_CATALOG: readonly CatalogEntry[] = Object.freeze([
   { name: 'proxy-ssl-verify', status: 'supported', note: 'off by default, as ingress-nginx' },
   { name: 'proxy-ssl-name', status: 'supported', note: '' },
   { name: 'proxy-ssl-secret', status: 'supported', note: '' },
+  {
+    name: 'proxy-body-size',
+    status: 'differs',
+    note: 'larger bodies get 413 (Content-Length up front, chunked while streaming); without the annotation the limit is unlimited, unlike the 1m default of ingress-nginx',
+  },
+  {
+    name: 'proxy-connect-timeout',
+    status: 'unsupported',
+    note: 'the connect timeout belongs to the shared upstream pool; set it globally (per-route override not implemented yet)',
+  },
+  {
+    name: 'proxy-read-timeout',
+    status: 'supported',
+    note: 'whole seconds (1-3600); to the response headers and between body chunks, 504',
+  },
+  {
+    name: 'proxy-send-timeout',
+    status: 'supported',
+    note: 'whole seconds (1-3600); the upstream not taking the request body, 504',
+  },
+  {
+    name: 'permanent-redirect',
+    status: 'differs',
+    note: 'answers every request of the path before app-root and the HTTPS redirect; Location is the value exactly (no $request_uri or other variables)',
+  },
+  { name: 'permanent-redirect-code', status: 'supported', note: '300 to 308; default 301' },
+  {
+    name: 'temporal-redirect',
+    status: 'differs',
+    note: '302; permanent-redirect wins when both are set; Location is the value exactly (no variables)',
+  },
+  {
+    name: 'whitelist-source-range',
+    status: 'differs',
+    note: 'old name of allowlist-source-range (which wins when both are set); same rules',
+  },
+  {
+    name: 'allowlist-source-range',
+    status: 'differs',
+    note: '403 outside the ranges; client address from the socket only (X-Forwarded-For and PROXY protocol are not trusted); one bad entry ignores the whole list',
+  },
+  {
+    name: 'denylist-source-range',
+    status: 'differs',
+    note: '403 inside the ranges, checked before the allowlist; client address from the socket only; one bad entry ignores the whole list',
+  },
   ...[...REFUSED_ANNOTATIONS.keys()].map((name) => ({ name, status: 'unsupported' as const, note: SNIPPET_NOTE })),
 ]);
 

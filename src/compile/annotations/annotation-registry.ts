@@ -2,6 +2,8 @@
 // (Traefik's habit: one typed table; unset differs from false). A value that does not parse
 // rejects that annotation alone with a diagnostic; nothing from a value becomes config text.
 
+import { parseSourceRange, type SourceRange } from '../../routing/source-range.ts';
+
 export const NGINX_PREFIX = 'nginx.ingress.kubernetes.io/';
 
 export type ParsedValue<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
@@ -106,6 +108,65 @@ export function parseNamespacedName(raw: string): ParsedValue<string> {
   return NAMESPACED_NAME.test(raw) ? ok(raw) : fail(`must be namespace/name, got ${JSON.stringify(raw)}`);
 }
 
+const MAX_BODY_SIZE = 1024 ** 4;
+const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** nginx size grammar (`proxy-body-size`): digits with an optional k/m/g suffix; 0 = unlimited. */
+export function parseSize(raw: string): ParsedValue<number> {
+  const match = /^(\d{1,13})([kKmMgG]?)$/.exec(raw.trim());
+  if (!match) return fail(`must be a size such as 1m, 512k or 0 (unlimited), got ${JSON.stringify(raw)}`);
+  const bytes = Number(match[1]) * (SIZE_UNITS[(match[2] as string).toLowerCase()] as number);
+  return bytes <= MAX_BODY_SIZE ? ok(bytes) : fail(`is larger than 1024g`);
+}
+
+/** ingress-nginx proxy timeouts: whole seconds, 1 to 3600; returned in milliseconds. */
+export function parseTimeoutSeconds(raw: string): ParsedValue<number> {
+  const trimmed = raw.trim();
+  if (!/^\d{1,4}$/.test(trimmed) || Number(trimmed) < 1 || Number(trimmed) > 3600)
+    return fail(`must be whole seconds from 1 to 3600, got ${JSON.stringify(raw)}`);
+  return ok(Number(trimmed) * 1000);
+}
+
+// An absolute http(s) URL of printable ASCII without spaces, quotes, angle brackets or backslashes.
+const REDIRECT_URL = /^https?:\/\/[A-Za-z0-9\-._~!$&'()*+,;=:@/%?#[\]]+$/;
+
+/** `permanent-redirect` / `temporal-redirect`: sent as `Location` exactly as written. */
+export function parseRedirectUrl(raw: string): ParsedValue<string> {
+  if (raw.length > MAX_PATH_VALUE_LENGTH) return fail(`is longer than ${MAX_PATH_VALUE_LENGTH} characters`);
+  if (!REDIRECT_URL.test(raw)) return fail(`must be an absolute http(s) URL, got ${JSON.stringify(raw)}`);
+  try {
+    const url = new URL(raw);
+    if (url.hostname === '') return fail(`must name a host, got ${JSON.stringify(raw)}`);
+  } catch {
+    return fail(`must be an absolute http(s) URL, got ${JSON.stringify(raw)}`);
+  }
+  return ok(raw);
+}
+
+/** `permanent-redirect-code`: 300 to 308, as ingress-nginx. */
+export function parseRedirectCode(raw: string): ParsedValue<number> {
+  const trimmed = raw.trim();
+  const code = Number(trimmed);
+  return /^\d{3}$/.test(trimmed) && code >= 300 && code <= 308
+    ? ok(code)
+    : fail(`must be a redirect status from 300 to 308, got ${JSON.stringify(raw)}`);
+}
+
+const MAX_SOURCE_RANGES = 1000;
+
+/** Comma-separated IPv4/IPv6 CIDRs or addresses; one bad entry rejects the whole list. */
+export function parseSourceRanges(raw: string): ParsedValue<readonly SourceRange[]> {
+  const entries = raw.split(',').map((entry) => entry.trim());
+  if (entries.length > MAX_SOURCE_RANGES) return fail(`has more than ${MAX_SOURCE_RANGES} entries`);
+  const ranges: SourceRange[] = [];
+  for (const entry of entries) {
+    const range = parseSourceRange(entry);
+    if (range === undefined) return fail(`has ${JSON.stringify(entry)}, which is not an IP address or CIDR`);
+    ranges.push(range);
+  }
+  return ok(Object.freeze(ranges));
+}
+
 /** The attribute annotations of ROUTING.md section 7, in one table. */
 export const ROUTE_ANNOTATIONS = {
   rewriteTarget: { name: 'rewrite-target', parse: parseRewriteTarget },
@@ -119,6 +180,15 @@ export const ROUTE_ANNOTATIONS = {
   proxySslVerify: { name: 'proxy-ssl-verify', parse: parseOnOff },
   proxySslName: { name: 'proxy-ssl-name', parse: parseServerName },
   proxySslSecret: { name: 'proxy-ssl-secret', parse: parseNamespacedName },
+  proxyBodySize: { name: 'proxy-body-size', parse: parseSize },
+  proxyReadTimeout: { name: 'proxy-read-timeout', parse: parseTimeoutSeconds },
+  proxySendTimeout: { name: 'proxy-send-timeout', parse: parseTimeoutSeconds },
+  permanentRedirect: { name: 'permanent-redirect', parse: parseRedirectUrl },
+  permanentRedirectCode: { name: 'permanent-redirect-code', parse: parseRedirectCode },
+  temporalRedirect: { name: 'temporal-redirect', parse: parseRedirectUrl },
+  whitelistSourceRange: { name: 'whitelist-source-range', parse: parseSourceRanges },
+  allowlistSourceRange: { name: 'allowlist-source-range', parse: parseSourceRanges },
+  denylistSourceRange: { name: 'denylist-source-range', parse: parseSourceRanges },
 } as const satisfies Record<string, AnnotationSpec<unknown>>;
 
 /**

@@ -40,6 +40,19 @@ export function parseRouteAnnotations(ingress: IngressRecord): IngressAnnotation
   }
   const rewriteTarget = read(ROUTE_ANNOTATIONS.rewriteTarget);
   const useRegex = read(ROUTE_ANNOTATIONS.useRegex);
+  const bodySize = read(ROUTE_ANNOTATIONS.proxyBodySize);
+  const permanentRedirect = read(ROUTE_ANNOTATIONS.permanentRedirect);
+  const permanentRedirectCode = read(ROUTE_ANNOTATIONS.permanentRedirectCode) ?? 301;
+  const temporalRedirect = read(ROUTE_ANNOTATIONS.temporalRedirect);
+  // ingress-nginx: permanent-redirect wins over temporal-redirect on the same Ingress.
+  const redirect =
+    permanentRedirect !== undefined
+      ? { status: permanentRedirectCode, location: permanentRedirect }
+      : temporalRedirect !== undefined
+        ? { status: 302, location: temporalRedirect }
+        : undefined;
+  const whitelist = read(ROUTE_ANNOTATIONS.whitelistSourceRange);
+  const allowlist = read(ROUTE_ANNOTATIONS.allowlistSourceRange);
   const attributes: RouteAttributes = Object.freeze({
     rewriteTarget,
     xForwardedPrefix: read(ROUTE_ANNOTATIONS.xForwardedPrefix),
@@ -51,6 +64,13 @@ export function parseRouteAnnotations(ingress: IngressRecord): IngressAnnotation
     proxySslVerify: read(ROUTE_ANNOTATIONS.proxySslVerify) ?? false,
     proxySslName: read(ROUTE_ANNOTATIONS.proxySslName),
     proxySslSecret: read(ROUTE_ANNOTATIONS.proxySslSecret),
+    proxyBodySize: bodySize === 0 ? undefined : bodySize,
+    proxyReadTimeoutMs: read(ROUTE_ANNOTATIONS.proxyReadTimeout),
+    proxySendTimeoutMs: read(ROUTE_ANNOTATIONS.proxySendTimeout),
+    redirect,
+    // ingress-nginx reads allowlist-source-range, falling back to the old whitelist name.
+    allowSourceRanges: allowlist ?? whitelist,
+    denySourceRanges: read(ROUTE_ANNOTATIONS.denylistSourceRange),
   });
   return {
     attributes,
