@@ -36,6 +36,8 @@ function sendChunked(port: number, path: string, chunks: readonly Buffer[]): Pro
 
 describe('route annotations through the proxy', () => {
   let backend: TestBackend;
+  /** never reads a request body and never answers */
+  let deaf: TestBackend;
   let state: TestLiveState;
   let running: RunningProxy;
   /** request bodies the backend received in full, by path */
@@ -52,8 +54,14 @@ describe('route annotations through the proxy', () => {
         setTimeout(() => res.end(`got ${bytes}`), delay);
       });
     });
+    deaf = await startBackend('deaf', '127.0.0.3', (req) => req.pause());
     state = new TestLiveState(
       manifests(
+        serviceYaml('deaf'),
+        sliceYaml('deaf', [{ ip: deaf.address, port: deaf.port }]),
+        ingressYaml('send-timeout', HOST, [{ path: '/deaf', service: 'deaf' }], {
+          [`${NGINX}proxy-send-timeout`]: '1',
+        }),
         serviceYaml('app'),
         sliceYaml('app', [{ ip: backend.address, port: backend.port }]),
         ingressYaml('limited', HOST, [{ path: '/limited', service: 'app' }], { [`${NGINX}proxy-body-size`]: '1k' }),
@@ -82,6 +90,7 @@ describe('route annotations through the proxy', () => {
   after(async () => {
     await running.close();
     await backend.close();
+    await deaf.close();
   });
 
   test('proxy-body-size: Content-Length over the limit → 413 before anything goes upstream', async () => {
@@ -142,6 +151,50 @@ describe('route annotations through the proxy', () => {
       `timed out after ${String(impatientLine?.durationMs)} ms`,
     );
     assert.ok(Date.now() - started >= 2_400, 'the unannotated route waited for the backend');
+  });
+
+  test('proxy-send-timeout: 1 s on a route whose backend takes no body → 504 (the default is 60 s)', async () => {
+    const started = Date.now();
+    const total = 64 * 1024 * 1024;
+    const response = await new Promise<TestResponse>((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port: running.port,
+          method: 'POST',
+          path: '/deaf',
+          headers: { host: HOST, 'content-length': String(total) },
+          agent: false,
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          res.on('end', () => {
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
+            req.destroy();
+          });
+        },
+      );
+      req.on('error', (error) => {
+        if (!req.destroyed) reject(error);
+      });
+      const chunk = Buffer.alloc(64 * 1024, 'u');
+      let sent = 0;
+      const pump = (): void => {
+        while (sent < total && !req.destroyed) {
+          sent += chunk.length;
+          if (!req.write(chunk)) {
+            req.once('drain', pump);
+            return;
+          }
+        }
+        if (!req.destroyed) req.end();
+      };
+      pump();
+    });
+    assert.equal(response.status, 504);
+    assert.match(response.body, /PORTICO_ERR_UPSTREAM_SEND_TIMEOUT/);
+    assert.ok(Date.now() - started < 5_000, `took ${Date.now() - started} ms`);
   });
 
   test('allowlist-source-range: only listed client addresses get through, others get 403', async () => {
