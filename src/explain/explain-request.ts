@@ -2,6 +2,7 @@
 // computed by the same compile, match and resolve code the proxy runs (ROUTING.md section 8).
 
 import { compile } from '../compile/compile.ts';
+import { compileWithTls } from '../tls/compile-with-tls.ts';
 import type { CompileOptions } from '../compile/compile-options.ts';
 import { endpointsForBackend, indexSlicesByService } from '../endpoints/service-endpoints.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
@@ -47,7 +48,9 @@ function backendRefOf(backend: ResolvedBackend): BackendRef | null {
 }
 
 export function explainRequest(snapshot: ClusterSnapshot, options: CompileOptions, input: ExplainInput): ExplainAnswer {
-  const { table, diagnostics } = compile(snapshot, options);
+  // The TLS step too, so certificate problems (missing Secret, bad PEM, expired) are reported
+  // here as the proxy would report them.
+  const { table, diagnostics } = compileWithTls(compile, { defaultCertificateSecret: undefined })(snapshot, options);
   const base = {
     ingress: null,
     rule: null,

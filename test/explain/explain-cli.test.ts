@@ -102,6 +102,27 @@ describe('portico explain', () => {
     assert.equal(answer.ingress, 'team/json');
   });
 
+  it('reports TLS problems as the proxy would: a missing Secret is a diagnostic', () => {
+    const manifest = join(dir, 'tls.yaml');
+    writeFileSync(
+      manifest,
+      [
+        'apiVersion: networking.k8s.io/v1',
+        'kind: Ingress',
+        'metadata: { name: shop, namespace: web }',
+        'spec:',
+        '  tls: [{ hosts: [shop.test], secretName: shop-cert }]',
+        '  rules: [{ host: shop.test, http: { paths: [{ path: /, pathType: Prefix, backend: { service: { name: shop, port: { number: 80 } } } }] } }]',
+      ].join('\n'),
+    );
+    const answer = parseSingleJson(
+      explain('--manifests', manifest, '--watch-ingress-without-class', 'http://shop.test/').stdout,
+    );
+    assert.equal(answer.status, 308);
+    const codes = (answer.diagnostics as { object: string; code: string }[]).map((d) => `${d.object}: ${d.code}`);
+    assert.ok(codes.includes('Ingress web/shop: TlsSecretNotFound'), codes.join(', '));
+  });
+
   it('exits non-zero with one line for unparsable or missing input', () => {
     const broken = join(dir, 'broken.yaml');
     writeFileSync(broken, 'kind: Ingress\nmetadata: [unclosed\n');
