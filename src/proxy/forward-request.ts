@@ -572,6 +572,9 @@ class Exchange {
     const attempt = this.#attempt;
     const aborted = !res.writableFinished;
     metrics.observeRequest(ingress ?? '', service, status, durationMs / 1000);
+    // The access line is built only when it will be written (the profile showed the object
+    // being built for nothing at --log-level warn).
+    if (!logger.isLevelEnabled('info')) return;
     logger.info(
       {
         requestId: this.#requestId,
