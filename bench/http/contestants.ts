@@ -3,11 +3,13 @@
 // `servingPid` is the process that does the work, whose CPU time and peak RSS are reported.
 
 import { readFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { childPids, type ProcessGroup, type StartedProcess } from './child-processes.ts';
-import { type Listen, writeBackendConfig, writeProxyConfig } from './nginx-config.ts';
+import { type Listen, type TlsFiles, writeBackendConfig, writeProxyConfig } from './nginx-config.ts';
 import { BENCH_HOST, writePorticoManifests } from './portico-manifests.ts';
 
 export interface Contestant {
@@ -51,8 +53,11 @@ async function listenOn(host: string): Promise<Listen> {
 }
 
 function getStatus(url: string): Promise<number> {
+  const send = url.startsWith('https:') ? httpsRequest : request;
   return new Promise((resolve) => {
-    const outgoing = request(url, { headers: { host: BENCH_HOST }, agent: false, timeout: 1_000 }, (response) => {
+    // The contestants' certificates are self-signed: the probe only asks whether they serve.
+    const options = { headers: { host: BENCH_HOST }, agent: false, timeout: 1_000, rejectUnauthorized: false };
+    const outgoing = send(url, options, (response) => {
       response.resume();
       response.once('end', () => resolve(response.statusCode ?? 0));
     });
@@ -100,6 +105,7 @@ async function startNginx(
   cpus: string | undefined,
   args: string[],
   listen: Listen,
+  scheme: 'http' | 'https' = 'http',
 ): Promise<Contestant> {
   const started = placement.processes.start({
     name: label,
@@ -108,7 +114,7 @@ async function startNginx(
     args,
     logPath: join(placement.tempDir, `${key}.log`),
   });
-  const url = `http://${listen.host}:${listen.port}/`;
+  const url = `${scheme}://${listen.host}:${listen.port}/`;
   await waitUntilServing(started, url);
   return { key, label, listen, url, process: started, servingPid: await nginxWorker(started) };
 }
@@ -120,10 +126,26 @@ export async function startBackend(placement: Placement): Promise<Contestant> {
   return startNginx(placement, 'direct', '(a) backend direct', placement.loadCpus, args, listen);
 }
 
-export async function startNginxProxy(placement: Placement, backend: Listen): Promise<Contestant> {
+export async function startNginxProxy(placement: Placement, backend: Listen, tls?: TlsFiles): Promise<Contestant> {
   const listen = await listenOn('127.0.0.1');
-  const args = await writeProxyConfig(placement.tempDir, listen, backend);
-  return startNginx(placement, 'nginx', '(b) nginx', placement.proxyCpus, args, listen);
+  const args = await writeProxyConfig(placement.tempDir, listen, backend, tls);
+  if (!tls) return startNginx(placement, 'nginx', '(b) nginx', placement.proxyCpus, args, listen);
+  return startNginx(placement, 'nginx-tls', 'nginx, TLS', placement.proxyCpus, args, listen, 'https');
+}
+
+/** A self-signed ECDSA P-256 certificate for the bench host (what Portico generates too). */
+export function writeBenchCertificate(dir: string): TlsFiles {
+  const certificate = join(dir, 'bench-tls.crt');
+  const key = join(dir, 'bench-tls.key');
+  execFileSync(
+    'openssl',
+    [
+      ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2'],
+      ...['-subj', `/CN=${BENCH_HOST}`, '-keyout', key, '-out', certificate],
+    ],
+    { stdio: 'ignore' },
+  );
+  return { certificate, key };
 }
 
 export async function startReplyFrom(placement: Placement, backend: Listen): Promise<Contestant> {
@@ -153,6 +175,8 @@ export interface PorticoVariant {
   readonly logLevel: 'warn' | 'info';
   /** extra node flags, such as `--cpu-prof` */
   readonly nodeFlags?: readonly string[];
+  /** measure the HTTPS listener (its generated default certificate: wrk sends no SNI to an IP) */
+  readonly https?: boolean;
 }
 
 export async function startPortico(
@@ -163,7 +187,7 @@ export async function startPortico(
   const manifests = await writePorticoManifests(join(placement.tempDir, `${variant.key}-manifests`), backend);
   const listen = await listenOn('127.0.0.1');
   const adminPort = await freePort('127.0.0.1');
-  // Unused here, but it listens: a port of its own keeps two Porticos (and any other) apart.
+  // It listens either way: a port of its own keeps two Porticos (and any other) apart.
   const httpsPort = await freePort('127.0.0.1');
   const started = placement.processes.start({
     name: variant.label,
@@ -192,7 +216,8 @@ export async function startPortico(
     logPath: join(placement.tempDir, `${variant.key}.log`),
     discardStdout: variant.logLevel === 'info',
   });
-  const url = `http://${listen.host}:${listen.port}/`;
+  const measured = variant.https ? { host: listen.host, port: httpsPort } : listen;
+  const url = `${variant.https ? 'https' : 'http'}://${measured.host}:${measured.port}/`;
   await waitUntilServing(started, url);
-  return { key: variant.key, label: variant.label, listen, url, process: started, servingPid: started.pid };
+  return { key: variant.key, label: variant.label, listen: measured, url, process: started, servingPid: started.pid };
 }

@@ -70,17 +70,31 @@ export function writeBackendConfig(dir: string, listen: Listen): Promise<string[
  * ingress-nginx does by default (keep Host, add X-Forwarded-For and X-Real-IP), so nginx
  * does about the header work Portico does.
  */
-export function writeProxyConfig(dir: string, listen: Listen, backend: Listen): Promise<string[]> {
+/** A certificate and key (PEM files) for a TLS-terminating contestant. */
+export interface TlsFiles {
+  readonly certificate: string;
+  readonly key: string;
+}
+
+export function writeProxyConfig(dir: string, listen: Listen, backend: Listen, tls?: TlsFiles): Promise<string[]> {
+  // TLS as Portico offers it: 1.2 and 1.3, the server's own cipher choice left to OpenSSL's
+  // defaults, session tickets on (nginx's default), HTTP/1.1 (wrk speaks no HTTP/2).
+  const tlsLines = tls
+    ? `
+    ssl_certificate ${tls.certificate};
+    ssl_certificate_key ${tls.key};
+    ssl_protocols TLSv1.2 TLSv1.3;`
+    : '';
   return writeConfig(
     dir,
-    'nginx-proxy',
+    tls ? 'nginx-tls' : 'nginx-proxy',
     `  upstream backend {
     server ${backend.host}:${backend.port};
     keepalive 64;
     keepalive_requests ${KEEPALIVE_REQUESTS};
   }
   server {
-    listen ${listen.host}:${listen.port};
+    listen ${listen.host}:${listen.port}${tls ? ' ssl' : ''};${tlsLines}
     location / {
       proxy_pass http://backend;
       proxy_http_version 1.1;

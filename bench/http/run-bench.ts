@@ -9,6 +9,7 @@
 // Options: --duration <s> (10) --warmup <s> (5) --rounds <n> (3) --connections <n> (50)
 //          --paced-rate <req/s> (2000: the offered rate of the paced latency run, 0 skips it)
 //          --profile (also profile Portico under the same load with --cpu-prof)
+//          --skip-https (leave out the HTTPS rows: nginx and Portico terminating TLS)
 //          --profile-out <file> (where the .cpuprofile is kept)
 
 import { spawnSync } from 'node:child_process';
@@ -26,10 +27,12 @@ import {
   startNginxProxy,
   startPortico,
   startReplyFrom,
+  writeBenchCertificate,
 } from './contestants.ts';
+import type { Listen } from './nginx-config.ts';
 import { formatProfileSummary, summarizeCpuProfile } from './cpu-profile.ts';
 import { BENCH_HOST } from './portico-manifests.ts';
-import { formatTable, formatTargets, type Measurement, type Row, TABLE_NOTES } from './report.ts';
+import { formatTable, formatTargets, type Measurement, median, type Row, TABLE_NOTES } from './report.ts';
 import { runWrk, writeWrkScript } from './wrk.ts';
 
 const PORTICO: PorticoVariant = { key: 'portico', label: '(d) Portico', logLevel: 'warn' };
@@ -49,6 +52,7 @@ const { values: flags } = parseArgs({
     connections: { type: 'string', default: '50' },
     'paced-rate': { type: 'string', default: '2000' },
     profile: { type: 'boolean', default: false },
+    'skip-https': { type: 'boolean', default: false },
     'profile-out': { type: 'string', default: join(tmpdir(), 'portico-bench.cpuprofile') },
     help: { type: 'boolean', default: false },
   },
@@ -99,6 +103,7 @@ async function measure(
   seconds: number,
   script: string,
   placement: Placement,
+  newConnectionEachRequest = false,
 ): Promise<Measurement> {
   const proxyCore = placement.proxyCpus === undefined ? undefined : Number(placement.proxyCpus);
   const cpuBefore = await cpuSeconds(contestant.servingPid);
@@ -112,6 +117,7 @@ async function measure(
     durationSeconds: seconds,
     cpus: placement.loadCpus,
     script,
+    newConnectionEachRequest,
   });
   const wallSeconds = (performance.now() - started) / 1000;
   const cpuAfter = await cpuSeconds(contestant.servingPid);
@@ -135,6 +141,70 @@ async function findProfile(dir: string): Promise<string> {
   const [file] = files;
   if (file === undefined) throw new Error(`no .cpuprofile written in ${dir}`);
   return join(dir, file);
+}
+
+const PORTICO_TLS: PorticoVariant = { key: 'portico-tls', label: 'Portico, TLS', logLevel: 'warn', https: true };
+
+/**
+ * The HTTPS rows (issue 5): nginx and Portico terminating TLS on the proxy core, in two modes:
+ * keep-alive (one handshake per connection, then requests) and a new connection with a full
+ * handshake for every request (`Connection: close`), which measures handshake cost.
+ */
+async function benchHttps(processes: ProcessGroup, placement: Placement, backend: Listen, tempDir: string) {
+  const tls = writeBenchCertificate(tempDir);
+  const contestants = [
+    await startNginxProxy(placement, backend, tls),
+    await startPortico(placement, backend, PORTICO_TLS),
+  ];
+  const script = await writeWrkScript(tempDir, 'https');
+  const modes = [
+    { name: 'keep-alive', newConnection: false },
+    { name: 'new handshake per request', newConnection: true },
+  ];
+  for (const contestant of contestants) await measure(processes, contestant, warmupSeconds, script, placement);
+  const results = new Map<string, Measurement[]>();
+  for (let round = 0; round < rounds; round += 1) {
+    for (const mode of modes) {
+      const order = round % 2 === 0 ? contestants : [...contestants].reverse();
+      for (const contestant of order) {
+        const measurement = await measure(
+          processes,
+          contestant,
+          durationSeconds,
+          script,
+          placement,
+          mode.newConnection,
+        );
+        const key = `${mode.name}\u0000${contestant.key}`;
+        results.set(key, [...(results.get(key) ?? []), measurement]);
+        console.log(progressLine(`https ${round + 1}/${rounds}`, contestant, measurement));
+      }
+    }
+  }
+  await Promise.all(contestants.map((contestant) => processes.stop(contestant.process)));
+  console.log('');
+  console.log(`HTTPS: TLS 1.2/1.3 terminated on cpu ${placement.proxyCpus}, ECDSA P-256, HTTP/1.1, -c${connections}`);
+  console.log('  mode                         contestant        req/s   p50 ms   p99 ms   req/cpu-s  errors');
+  for (const mode of modes) {
+    const perSecond = new Map<string, number>();
+    for (const contestant of contestants) {
+      const runs = results.get(`${mode.name}\u0000${contestant.key}`) ?? [];
+      const requestsPerSecond = median(runs.map((run) => run.wrk.requestsPerSecond));
+      const perCpu = median(runs.flatMap((run) => (run.cpuSeconds ? [run.wrk.requests / run.cpuSeconds] : [])));
+      perSecond.set(contestant.key, requestsPerSecond);
+      console.log(
+        `  ${mode.name.padEnd(28)} ${contestant.label.padEnd(14)} ${requestsPerSecond.toFixed(0).padStart(8)}` +
+          `  ${median(runs.map((run) => run.wrk.p50Ms))
+            .toFixed(2)
+            .padStart(7)}  ${median(runs.map((run) => run.wrk.p99Ms))
+            .toFixed(2)
+            .padStart(7)}` +
+          `  ${Number.isNaN(perCpu) ? '      —' : perCpu.toFixed(0).padStart(10)}  ${runs.reduce((sum, run) => sum + run.wrk.errors, 0)}`,
+      );
+    }
+    const ratio = (perSecond.get(PORTICO_TLS.key) ?? Number.NaN) / (perSecond.get('nginx-tls') ?? Number.NaN);
+    console.log(`  ${''.padEnd(28)} Portico / nginx: ${ratio.toFixed(2)}x req/s`);
+  }
 }
 
 async function main(processes: ProcessGroup, tempDir: string): Promise<void> {
@@ -213,6 +283,8 @@ async function main(processes: ProcessGroup, tempDir: string): Promise<void> {
   console.log(TABLE_NOTES);
   console.log('');
   console.log(formatTargets(rows, [PORTICO.key, PORTICO_ACCESS_LOG.key], pacedRate));
+
+  if (!flags['skip-https']) await benchHttps(processes, placement, backendListen, tempDir);
 
   if (flags.profile) {
     const profileDir = join(tempDir, 'profile');

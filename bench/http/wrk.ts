@@ -21,6 +21,8 @@ export interface WrkOptions {
   readonly cpus: string | undefined;
   /** the Lua script written by `writeWrkScript` */
   readonly script: string;
+  /** `Connection: close` on every request: a new connection (and TLS handshake) each time */
+  readonly newConnectionEachRequest?: boolean;
 }
 
 export interface WrkResult {
@@ -62,6 +64,7 @@ export async function runWrk(processes: ProcessGroup, options: WrkOptions): Prom
       `-d${options.durationSeconds}s`,
       '-H',
       `Host: ${options.host}`,
+      ...(options.newConnectionEachRequest ? ['-H', 'Connection: close'] : []),
       '-s',
       options.script,
       options.url,
