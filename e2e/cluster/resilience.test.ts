@@ -8,11 +8,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { type ControlPlane, startControlPlane } from '../harness/control-plane.ts';
+import type { ControlPlane } from '../harness/control-plane.ts';
 import { eventually } from '../harness/eventually.ts';
-import { type Backend, createNetns, type Netns, startBackend } from '../harness/netns.ts';
-import { documents, endpointSliceYaml, ingressClassYaml, ingressYaml, serviceYaml } from '../support/kube-objects.ts';
+import type { Netns } from '../harness/netns.ts';
+import { documents, endpointSliceYaml, ingressYaml } from '../support/kube-objects.ts';
 import { hostnameOf, PorticoProcess } from '../support/portico-process.ts';
+import { startTutorialCluster, type TutorialCluster } from '../support/tutorial-cluster.ts';
 
 const HOST = 'hello-world.info';
 const OUTAGE_MS = 30_000;
@@ -75,36 +76,19 @@ function startRequestLoop(portico: PorticoProcess, limitMs: number): { stop(): P
 }
 
 describe('cluster mode: API server outage and 410 Gone', () => {
+  let cluster: TutorialCluster;
   let controlPlane: ControlPlane;
   let netns: Netns;
-  const backends: Backend[] = [];
   let portico: PorticoProcess;
-  const apply = (yaml: string) => controlPlane.kubectl(['apply', '-f', '-'], { input: yaml });
+  const apply = (yaml: string) => cluster.apply(yaml);
 
   /** the distinct backends (or statuses) answering `count` requests */
   const answers = (host: string, path: string, count = 4) => portico.answeredBy(host, path, count);
 
   before(async () => {
-    controlPlane = await startControlPlane();
-    netns = await createNetns({ podCount: 3 });
-    const [a, b, c] = netns.podAddresses as [string, string, string];
-    backends.push(await startBackend(netns, { address: a, name: 'web-1' }));
-    backends.push(await startBackend(netns, { address: b, name: 'web-2' }));
-    backends.push(await startBackend(netns, { address: c, name: 'web2-1', version: '2.0.0' }));
     // The Kubernetes "Set up Ingress on Minikube" tutorial, with the endpoints written by hand.
-    await apply(
-      documents(
-        ingressClassYaml('portico'),
-        serviceYaml('default', 'web'),
-        serviceYaml('default', 'web2'),
-        endpointSliceYaml('default', 'web-1', 'web', [{ address: a }]),
-        endpointSliceYaml('default', 'web2-1', 'web2', [{ address: c }]),
-        ingressYaml('default', 'example-ingress', HOST, [
-          { path: '/', service: 'web' },
-          { path: '/v2', service: 'web2' },
-        ]),
-      ),
-    );
+    cluster = await startTutorialCluster({ withIngress: true });
+    ({ controlPlane, netns } = cluster);
     portico = await PorticoProcess.start(controlPlane);
     await eventually(async () => {
       assert.deepEqual(await answers(HOST, '/'), ['web-1']);
@@ -114,9 +98,7 @@ describe('cluster mode: API server outage and 410 Gone', () => {
 
   after(async () => {
     await portico?.stop();
-    for (const backend of backends) await backend.stop();
-    await netns?.destroy();
-    await controlPlane?.stop();
+    await cluster?.stop();
   });
 
   it('serves every request through a 30 s API server outage, then catches up with changes', async (t) => {

@@ -3,9 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type ControlPlane, startControlPlane } from '../harness/control-plane.ts';
+import type { ControlPlane } from '../harness/control-plane.ts';
 import { eventually } from '../harness/eventually.ts';
-import { type Backend, createNetns, type Netns, startBackend } from '../harness/netns.ts';
+import type { Netns } from '../harness/netns.ts';
 import {
   documents,
   endpointSliceYaml,
@@ -15,40 +15,26 @@ import {
   serviceYaml,
 } from '../support/kube-objects.ts';
 import { PorticoProcess } from '../support/portico-process.ts';
+import { startTutorialCluster, type TutorialCluster } from '../support/tutorial-cluster.ts';
 
 describe('cluster mode: routing follows the API server', () => {
+  let cluster: TutorialCluster;
   let controlPlane: ControlPlane;
   let netns: Netns;
-  const backends: Backend[] = [];
   let portico: PorticoProcess;
-  const apply = (yaml: string) => controlPlane.kubectl(['apply', '-f', '-'], { input: yaml });
+  const apply = (yaml: string) => cluster.apply(yaml);
 
   const answers = (host: string, path: string, count = 6) => portico.answeredBy(host, path, count);
 
   before(async () => {
-    controlPlane = await startControlPlane();
-    netns = await createNetns({ podCount: 3 });
-    const [a, b, c] = netns.podAddresses as [string, string, string];
-    backends.push(await startBackend(netns, { address: a, name: 'web-1' }));
-    backends.push(await startBackend(netns, { address: b, name: 'web-2' }));
-    backends.push(await startBackend(netns, { address: c, name: 'web2-1', version: '2.0.0' }));
-    await apply(
-      documents(
-        ingressClassYaml('portico'),
-        serviceYaml('default', 'web'),
-        serviceYaml('default', 'web2'),
-        endpointSliceYaml('default', 'web-1', 'web', [{ address: a }]),
-        endpointSliceYaml('default', 'web2-1', 'web2', [{ address: c }]),
-      ),
-    );
+    cluster = await startTutorialCluster();
+    ({ controlPlane, netns } = cluster);
     portico = await PorticoProcess.start(controlPlane);
   });
 
   after(async () => {
     await portico?.stop();
-    for (const backend of backends) await backend.stop();
-    await netns?.destroy();
-    await controlPlane?.stop();
+    await cluster?.stop();
   });
 
   it('serves the tutorial Ingress as soon as it is created, follows edits, forgets it on delete', async () => {
