@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { ConnectLookup } from '../../src/upstream/guarded-lookup.ts';
 import { ingressYaml, manifests, serviceYaml, sliceYaml } from '../support/cluster-manifests.ts';
-import { type RunningProxy, send, startProxy } from '../support/proxy-harness.ts';
+import { type RunningProxy, send, sendLargeBody, startProxy } from '../support/proxy-harness.ts';
 import { startBackend, type TestBackend } from '../support/test-backends.ts';
 import { TestLiveState } from '../support/test-live-state.ts';
 
@@ -292,44 +292,7 @@ describe('send timeout and client aborts', () => {
 
   test('an upstream that stops taking the request body gets 504 at the send timeout', async () => {
     const total = 64 * 1024 * 1024;
-    const response = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = httpRequest(
-        {
-          host: '127.0.0.1',
-          port: running.port,
-          method: 'POST',
-          path: '/deaf',
-          headers: { host: 'app.test', 'content-length': String(total) },
-          agent: false,
-        },
-        (res) => {
-          let body = '';
-          res.on('data', (chunk: Buffer) => {
-            body += chunk.toString();
-          });
-          res.on('end', () => {
-            resolve({ status: res.statusCode ?? 0, body });
-            req.destroy();
-          });
-        },
-      );
-      req.on('error', (error) => {
-        if (!req.destroyed) reject(error);
-      });
-      const chunk = Buffer.alloc(64 * 1024, 'u');
-      let sent = 0;
-      const pump = (): void => {
-        while (sent < total && !req.destroyed) {
-          sent += chunk.length;
-          if (!req.write(chunk)) {
-            req.once('drain', pump);
-            return;
-          }
-        }
-        if (!req.destroyed) req.end();
-      };
-      pump();
-    });
+    const response = await sendLargeBody(running.port, 'app.test', '/deaf', total);
     assert.equal(response.status, 504);
     assert.match(response.body, /PORTICO_ERR_UPSTREAM_SEND_TIMEOUT/);
   });

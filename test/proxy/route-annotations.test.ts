@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { ingressYaml, manifests, serviceYaml, sliceYaml } from '../support/cluster-manifests.ts';
-import { type RunningProxy, send, startProxy, type TestResponse } from '../support/proxy-harness.ts';
+import { type RunningProxy, send, sendLargeBody, startProxy, type TestResponse } from '../support/proxy-harness.ts';
 import { startBackend, type TestBackend } from '../support/test-backends.ts';
 import { TestLiveState } from '../support/test-live-state.ts';
 
@@ -156,42 +156,7 @@ describe('route annotations through the proxy', () => {
   test('proxy-send-timeout: 1 s on a route whose backend takes no body → 504 (the default is 60 s)', async () => {
     const started = Date.now();
     const total = 64 * 1024 * 1024;
-    const response = await new Promise<TestResponse>((resolve, reject) => {
-      const req = httpRequest(
-        {
-          host: '127.0.0.1',
-          port: running.port,
-          method: 'POST',
-          path: '/deaf',
-          headers: { host: HOST, 'content-length': String(total) },
-          agent: false,
-        },
-        (res) => {
-          let body = '';
-          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-          res.on('end', () => {
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
-            req.destroy();
-          });
-        },
-      );
-      req.on('error', (error) => {
-        if (!req.destroyed) reject(error);
-      });
-      const chunk = Buffer.alloc(64 * 1024, 'u');
-      let sent = 0;
-      const pump = (): void => {
-        while (sent < total && !req.destroyed) {
-          sent += chunk.length;
-          if (!req.write(chunk)) {
-            req.once('drain', pump);
-            return;
-          }
-        }
-        if (!req.destroyed) req.end();
-      };
-      pump();
-    });
+    const response = await sendLargeBody(running.port, HOST, '/deaf', total);
     assert.equal(response.status, 504);
     assert.match(response.body, /PORTICO_ERR_UPSTREAM_SEND_TIMEOUT/);
     assert.ok(Date.now() - started < 5_000, `took ${Date.now() - started} ms`);

@@ -110,3 +110,48 @@ export function sendRaw(port: number, data: string | Buffer, timeoutMs = 5_000):
     socket.write(data);
   });
 }
+
+/**
+ * POSTs `totalBytes` with backpressure (64 KiB writes, waiting for drain) and resolves with the
+ * response, which may come before the body is all sent (a 504 or 413 while still uploading).
+ */
+export function sendLargeBody(port: number, host: string, path: string, totalBytes: number): Promise<TestResponse> {
+  return new Promise<TestResponse>((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path,
+        headers: { host, 'content-length': String(totalBytes) },
+        agent: false,
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => {
+          body += chunk.toString();
+        });
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
+          req.destroy();
+        });
+      },
+    );
+    req.on('error', (error) => {
+      if (!req.destroyed) reject(error);
+    });
+    const chunk = Buffer.alloc(64 * 1024, 'u');
+    let sent = 0;
+    const pump = (): void => {
+      while (sent < totalBytes && !req.destroyed) {
+        sent += chunk.length;
+        if (!req.write(chunk)) {
+          req.once('drain', pump);
+          return;
+        }
+      }
+      if (!req.destroyed) req.end();
+    };
+    pump();
+  });
+}
