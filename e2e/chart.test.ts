@@ -23,6 +23,7 @@ import { type Backend, createNetns, type Netns, startBackend } from './harness/n
 import { type CommandResult, runCommand, type RunCommandOptions } from './harness/run-command.ts';
 import { endpointSliceYaml, ingressYaml, namespaceYaml } from './support/kube-objects.ts';
 import { type HttpAnswer, httpGet } from './support/portico-process.ts';
+import { ingressEvents } from './support/ingress-events.ts';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 const CHART = join(REPO, 'charts', 'portico');
@@ -649,22 +650,9 @@ spec: { type: NodePort, selector: { app: ${name} }, ports: [{ port: 8080, target
         ingressYaml('default', 'broken', 'broken.example', [{ path: '/', service: 'no-such-service' }]),
       );
       await eventually(async () => {
-        const events = JSON.parse(
-          (
-            await kubectl([
-              'get',
-              'events',
-              '-n',
-              'default',
-              '--field-selector',
-              'involvedObject.kind=Ingress,involvedObject.name=broken',
-              '-o',
-              'json',
-            ])
-          ).stdout,
-        ) as { items: { type: string }[] };
+        const events = await ingressEvents(controlPlane, 'default', 'broken');
         assert.ok(
-          events.items.some((event) => event.type === 'Warning'),
+          events.some((event) => event.type === 'Warning'),
           'a Warning Event on Ingress broken',
         );
       });

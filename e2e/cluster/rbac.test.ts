@@ -17,6 +17,7 @@ import {
   serviceYaml,
 } from '../support/kube-objects.ts';
 import { hostnameOf, PorticoProcess } from '../support/portico-process.ts';
+import { ingressEvents } from '../support/ingress-events.ts';
 import {
   accessesOf,
   applyObjects,
@@ -160,23 +161,8 @@ describe('RBAC: Portico runs on exactly the rules in charts/portico/files', () =
   }
 
   /** the reasons of the Events on Ingress default/broken */
-  async function brokenEvents(): Promise<{ reason: string; message: string; type: string }[]> {
-    const events = JSON.parse(
-      (
-        await kubectl([
-          'get',
-          'events',
-          '-n',
-          'default',
-          '--field-selector',
-          'involvedObject.name=broken',
-          '-o',
-          'json',
-        ])
-      ).stdout,
-    ) as { items: { reason: string; message: string; type: string }[] };
-    return events.items;
-  }
+  /** the Events on Ingress default/broken */
+  const brokenEvents = () => ingressEvents(controlPlane, 'default', 'broken');
 
   async function deleteBrokenEvents(): Promise<void> {
     await kubectl(['delete', 'events', '-n', 'default', '--field-selector', 'involvedObject.name=broken']);

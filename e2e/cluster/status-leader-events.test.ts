@@ -8,13 +8,10 @@ import { type ControlPlane, startControlPlane } from '../harness/control-plane.t
 import { eventually } from '../harness/eventually.ts';
 import { documents, ingressClassYaml, ingressYaml, serviceYaml } from '../support/kube-objects.ts';
 import { PorticoProcess } from '../support/portico-process.ts';
+import { ingressEvents } from '../support/ingress-events.ts';
 
 const ADDRESS = '203.0.113.20';
 const PUBLISH = ['--publish-status-address', ADDRESS];
-
-interface KubeList {
-  readonly items: readonly Record<string, unknown>[];
-}
 
 describe('cluster mode: status, leader election and Events', () => {
   let controlPlane: ControlPlane;
@@ -104,24 +101,7 @@ describe('cluster mode: status, leader election and Events', () => {
         ),
       ),
     );
-    const eventsFor = async (name: string) => {
-      const result = await controlPlane.kubectl([
-        'get',
-        'events',
-        '-n',
-        'default',
-        '--field-selector',
-        `involvedObject.name=${name}`,
-        '-o',
-        'json',
-      ]);
-      return (JSON.parse(result.stdout) as KubeList).items as {
-        type: string;
-        reason: string;
-        message: string;
-        count?: number;
-      }[];
-    };
+    const eventsFor = (name: string) => ingressEvents(controlPlane, 'default', name);
     await eventually(async () => {
       const events = await eventsFor('broken');
       assert.deepEqual(
