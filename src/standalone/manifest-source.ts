@@ -5,6 +5,9 @@
 //     the file's previous ones, otherwise the file keeps its last good objects and one error
 //     line is logged (once per distinct broken text);
 //   - a file that disappeared takes its objects with it;
+//   - a file that turns empty keeps its objects until it has stayed empty for emptyConfirmMs:
+//     writers that truncate and then write (shell `>`, many editors) expose an empty file for a
+//     moment, and dropping every route of that file in between would fail live traffic;
 //   - only objects that really differ reach the sink, so touching an Ingress file does not
 //     disturb endpoints, and saving a file unchanged does nothing.
 // When two files define the same object, the later file (in argument and name order) wins.
@@ -28,6 +31,8 @@ export interface ManifestSourceOptions {
   readonly logger: Logger;
   readonly holdoffMs: number;
   readonly maxDelayMs: number;
+  /** how long a file that turned empty must stay empty before its objects go (default 1 s) */
+  readonly emptyConfirmMs?: number;
   readonly clock?: Clock;
 }
 
@@ -59,6 +64,9 @@ export class ManifestSource {
   readonly #reportedBroken = new Map<string, string>();
   readonly #reportedMissing = new Set<string>();
   readonly #reportedConflicts = new Set<string>();
+  /** files seen empty after holding objects, with the clock time they were first seen so */
+  readonly #emptySince = new Map<string, number>();
+  readonly #clock: Clock;
   /** what the sink holds, by kind + key */
   #applied = new Map<string, ClusterRecord>();
   readonly #watchers = new Map<string, FSWatcher>();
@@ -69,10 +77,11 @@ export class ManifestSource {
 
   constructor(options: ManifestSourceOptions) {
     this.#options = options;
+    this.#clock = options.clock ?? systemClock;
     this.#debouncer = createDebouncer({
       holdoffMs: options.holdoffMs,
       maxDelayMs: options.maxDelayMs,
-      clock: options.clock ?? systemClock,
+      clock: this.#clock,
       run: () => {
         this.rescan().catch((error: unknown) => this.#options.logger.error({ err: error }, 'manifest rescan failed'));
       },
@@ -164,6 +173,7 @@ export class ManifestSource {
         throw error;
       }
       const known = this.#files.get(file);
+      if (this.#holdWhileUnconfirmedEmpty(file, text, known)) continue;
       if (known?.text === text) continue;
       let parsed: ReturnType<typeof parseManifestText>;
       try {
@@ -241,6 +251,27 @@ export class ManifestSource {
    * goes deaf after the first file in it is replaced by rename, which is how editors and
    * ConfigMap volumes update files.
    */
+  /** true while `file` should keep its last objects because its emptiness is not yet confirmed */
+  #holdWhileUnconfirmedEmpty(file: string, text: string, known: LoadedFile | undefined): boolean {
+    if (text.trim() !== '' || !known || known.records.length === 0) {
+      this.#emptySince.delete(file);
+      return false;
+    }
+    const confirmMs = this.#options.emptyConfirmMs ?? 1000;
+    const since = this.#emptySince.get(file);
+    if (since === undefined) {
+      this.#emptySince.set(file, this.#clock.now());
+      this.#clock.setTimer(() => {
+        if (!this.#closed) this.#debouncer.request();
+      }, confirmMs);
+      return true;
+    }
+    if (this.#clock.now() - since < confirmMs) return true;
+    this.#emptySince.delete(file);
+    this.#options.logger.warn({ file, removed: known.records.length }, `${file} is empty; its objects are removed`);
+    return false;
+  }
+
   async #ensureWatchers(): Promise<void> {
     const targets = new Set<string>();
     for (const path of this.#options.paths) {

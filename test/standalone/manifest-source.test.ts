@@ -45,7 +45,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function setup(layout: Record<string, string>, paths?: (dir: string) => string[]) {
+async function setup(layout: Record<string, string>, paths?: (dir: string) => string[], emptyConfirmMs = 300) {
   const dir = await mkdtemp(join(tmpdir(), 'portico-manifests-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   for (const [name, text] of Object.entries(layout)) {
@@ -60,6 +60,7 @@ async function setup(layout: Record<string, string>, paths?: (dir: string) => st
     logger,
     holdoffMs: 20,
     maxDelayMs: 200,
+    emptyConfirmMs,
   });
   cleanups.push(() => source.close());
   await source.start();
@@ -159,5 +160,28 @@ describe('manifest source', () => {
     assert.deepEqual(await waitFor('the removal', () => sink.changes.length > 0 && sink.take()), [
       'delete Service default/a',
     ]);
+  });
+
+  it('a file emptied in place keeps its objects while a rewrite may follow', async () => {
+    // Writers that truncate, then write (shell `>`, many editors) expose an empty file for a moment.
+    // A confirm period far longer than the test, so a slow machine cannot confirm the emptiness.
+    const { dir, sink, source } = await setup({ 'a.yaml': service('a', 80) }, undefined, 60_000);
+    sink.take();
+    await writeFile(join(dir, 'a.yaml'), '');
+    await source.rescan();
+    assert.deepEqual(sink.take(), [], 'the objects stay while the empty file is unconfirmed');
+    await writeFile(join(dir, 'a.yaml'), service('a', 80));
+    await source.rescan();
+    assert.deepEqual(sink.take(), [], 'the rewrite restored the same objects: nothing changed');
+  });
+
+  it('a file left empty loses its objects once the emptiness is confirmed', async () => {
+    const { dir, sink, lines } = await setup({ 'a.yaml': service('a', 80), 'b.yaml': service('b', 81) });
+    sink.take();
+    await writeFile(join(dir, 'a.yaml'), '\n');
+    assert.deepEqual(await waitFor('the removal', () => sink.changes.length > 0 && sink.take()), [
+      'delete Service default/a',
+    ]);
+    assert.ok(lines.some((line) => line.level === LEVEL.warn && /a\.yaml is empty/.test(line.msg)));
   });
 });
