@@ -1,6 +1,7 @@
 // An Ingress backend → where traffic goes (ROUTING.md section 6), checked against Services.
 // Endpoints are not resolved here: they change without recompiling.
 
+import { isIP } from 'node:net';
 import type { Diagnostic } from '../model/diagnostic.ts';
 import type { IngressBackendRecord, IngressRecord, ServiceRecord } from '../model/records.ts';
 import type { BackendRef, ResolvedBackend } from '../routing/route-table.ts';
@@ -85,6 +86,23 @@ export function resolveBackend(
       diagnostic: undefined,
     };
   }
+  const upstreamProtocol = chooseUpstream(upstream, servicePort.appProtocol);
+  let diagnostic: Diagnostic | undefined;
+  if (upstream.serviceUpstream) {
+    const clusterIP = service.clusterIP;
+    if (clusterIP !== undefined && isIP(clusterIP) !== 0) {
+      return {
+        backend: { kind: 'cluster-ip', ref, address: clusterIP, port: servicePort.port, upstream: upstreamProtocol },
+        diagnostic: undefined,
+      };
+    }
+    // A headless Service has no virtual IP to send to: its endpoints it is.
+    diagnostic = {
+      object,
+      code: 'InvalidAnnotation',
+      reason: `annotation nginx.ingress.kubernetes.io/service-upstream needs a ClusterIP, and service ${serviceKey} has ${clusterIP === undefined ? 'none' : `clusterIP ${clusterIP}`}; the annotation is ignored for it and its endpoints are used`,
+    };
+  }
   return {
     backend: {
       kind: 'service',
@@ -95,9 +113,9 @@ export function resolveBackend(
       targetPortNumber: typeof servicePort.targetPort === 'number' ? servicePort.targetPort : undefined,
       appProtocol: servicePort.appProtocol,
       sessionAffinity: service.sessionAffinity,
-      upstream: chooseUpstream(upstream, servicePort.appProtocol),
+      upstream: upstreamProtocol,
     },
-    diagnostic: undefined,
+    diagnostic,
   };
 }
 

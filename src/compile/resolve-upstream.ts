@@ -16,6 +16,10 @@ import { parseTlsSecret } from '../tls/parse-tls-secret.ts';
 export interface UpstreamChoice {
   readonly backendProtocol: 'HTTP' | 'HTTPS' | undefined;
   readonly tls: UpstreamTls;
+  /** `proxy-connect-timeout` in ms; undefined: the proxy's default */
+  readonly connectTimeoutMs?: number | undefined;
+  /** `service-upstream: "true"` */
+  readonly serviceUpstream?: boolean | undefined;
 }
 
 export const DEFAULT_UPSTREAM_TLS: UpstreamTls = Object.freeze({
@@ -85,6 +89,8 @@ export function upstreamChoiceFor(
     choice: Object.freeze({
       backendProtocol: attributes.backendProtocol,
       tls: isDefault ? DEFAULT_UPSTREAM_TLS : Object.freeze({ ...settings, profile }),
+      connectTimeoutMs: attributes.proxyConnectTimeoutMs,
+      serviceUpstream: attributes.serviceUpstream,
     }),
     diagnostics,
   };
@@ -101,8 +107,17 @@ function isCertificateBundle(pem: string): boolean {
   }
 }
 
-/** The protocol for one backend: the annotation wins, then the Service port's appProtocol. */
+/**
+ * The protocol for one backend: the annotation wins, then the Service port's appProtocol; with
+ * the route's connect timeout, which gives it pools of its own.
+ */
 export function chooseUpstream(choice: UpstreamChoice, appProtocol: string | undefined): UpstreamProtocol {
+  const protocol = chooseProtocol(choice, appProtocol);
+  const connectTimeoutMs = choice.connectTimeoutMs;
+  return connectTimeoutMs === undefined ? protocol : Object.freeze({ ...protocol, connectTimeoutMs });
+}
+
+function chooseProtocol(choice: UpstreamChoice, appProtocol: string | undefined): UpstreamProtocol {
   const https: UpstreamProtocol = { kind: 'https', tls: choice.tls };
   if (choice.backendProtocol === 'HTTPS') return https;
   if (choice.backendProtocol === 'HTTP') return HTTP1;

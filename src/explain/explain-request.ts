@@ -4,7 +4,7 @@
 import { compile } from '../compile/compile.ts';
 import { compileWithTls } from '../tls/compile-with-tls.ts';
 import type { CompileOptions } from '../compile/compile-options.ts';
-import { endpointsForBackend, indexSlicesByService } from '../endpoints/service-endpoints.ts';
+import { endpointId, endpointsForBackend, indexSlicesByService } from '../endpoints/service-endpoints.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
 import { type RequestFacts, resolveRequest } from '../routing/resolve-request.ts';
 import type { BackendRef, ResolvedBackend } from '../routing/route-table.ts';
@@ -101,6 +101,8 @@ export function explainRequest(snapshot: ClusterSnapshot, options: CompileOption
         }
       } else if (backend.kind === 'external-name') {
         endpoints = [`${backend.hostname}:${backend.port}`];
+      } else if (backend.kind === 'cluster-ip') {
+        endpoints = [endpointId(backend.address, backend.port)];
       } else {
         status = 503;
         reason = backend.reason;

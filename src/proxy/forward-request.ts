@@ -1,11 +1,16 @@
 // One request through the proxy: resolve against the table read once, pick an endpoint, stream
-// the request to that endpoint's pool and the response back, each with backpressure; retry once
-// elsewhere when the failure allows it; one access-log line and one metrics observation at the end.
+// the request to that endpoint's pool and the response back, each with backpressure; retry
+// elsewhere when the route's next-upstream policy allows it; one access-log line and one
+// metrics observation at the end.
 //
-// Failure rules (issue 3 item 5): connect timeout, read and send timeouts → 504; a refused or
-// reset connection before any response byte is retried once on another endpoint for idempotent
-// methods, and for any method when nothing was sent (a request body only if none of it was
-// read); otherwise 502. A failure after the response started ends the client's response
+// Failure rules (issue 3 item 5, issue 7 item 4): connect timeout, read and send timeouts → 504;
+// refused or reset → 502. Before any response byte reached the client, a failure or a response
+// status listed by the route's `proxy-next-upstream` (default: refused, reset, connect timeout)
+// moves to an endpoint not tried yet, within `-tries` and `-timeout`: for idempotent methods
+// (or `non_idempotent`), and for any method when nothing was sent. A request body that started
+// to flow is never replayed; a retry on a status needs a request without a body. A dropped
+// response is read and discarded (so its connection goes back to the pool), or its connection
+// closed when it is long. A failure after the response started ends the client's response
 // abruptly (the client sees a truncated body rather than a wrong one).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -16,7 +21,14 @@ import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { EndpointPicker, LoadBalanceAlgorithm } from '../endpoints/endpoint-picker.ts';
 import { endpointSetKey, readyEndpoints } from '../endpoints/endpoint-picker.ts';
-import type { ServiceBackend } from '../endpoints/service-endpoints.ts';
+import { endpointId, type ServiceBackend } from '../endpoints/service-endpoints.ts';
+import {
+  DEFAULT_NEXT_UPSTREAM,
+  mayRetryFailure,
+  mayRetryStatus,
+  type NextUpstreamPolicy,
+  type RetryState,
+} from '../routing/next-upstream.ts';
 import { type RequestDecision, resolveRequest } from '../routing/resolve-request.ts';
 import type { ResolvedBackend, UpstreamProtocol } from '../routing/route-table.ts';
 import { sourceDenied } from '../routing/source-range.ts';
@@ -36,9 +48,8 @@ import type { ProxyTimeouts } from './proxy-options.ts';
 import { RequestBodySource } from './request-body-source.ts';
 import type { RequestMetrics } from './request-metrics.ts';
 
-/** RFC 9110 section 9.2.2; a retry of these cannot change the outcome. */
-const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-const MAX_ATTEMPTS = 2;
+/** A response dropped for a retry is read to its end up to this, then its connection is closed. */
+const DISCARD_LIMIT_BYTES = 64 * 1024;
 
 export interface PickerSet {
   readonly roundRobin: EndpointPicker;
@@ -168,15 +179,27 @@ export class Forwarder {
     return pickers.algorithm === 'ewma' ? pickers.ewma : pickers.roundRobin;
   }
 
-  /** Endpoint for a new request to `backend`, or why there is none. */
+  /**
+   * Endpoint for a new request to `backend`, or why there is none. A retry passes the endpoints
+   * already tried (the last one added last) and gets undefined when none is left.
+   */
   pickTarget(
     backend: ResolvedBackend,
     clientIp: string,
-    avoidId: string | undefined,
+    tried: ReadonlySet<string> | undefined,
   ): UpstreamTarget | PorticoErrorCode | undefined {
     if (backend.kind === 'unavailable') return 'PORTICO_ERR_BACKEND_UNAVAILABLE';
+    if (backend.kind === 'cluster-ip') {
+      // One virtual address: kube-proxy chooses the pod, so a retry has nowhere else to go.
+      if (tried !== undefined) return undefined;
+      return {
+        id: endpointId(backend.address, backend.port),
+        origin: poolKeyOf(backend.address, backend.port, backend.upstream),
+        upstream: backend.upstream,
+      };
+    }
     if (backend.kind === 'external-name') {
-      if (avoidId !== undefined) return undefined;
+      if (tried !== undefined) return undefined;
       // An IP literal never reaches the resolver, so the address policy is applied here.
       if (isIP(backend.hostname) !== 0 && this.options.isForbiddenAddress(backend.hostname))
         return 'PORTICO_ERR_UPSTREAM_ADDRESS_FORBIDDEN';
@@ -185,15 +208,16 @@ export class Forwarder {
         : `${backend.hostname}:${backend.port}`;
       return { id, origin: poolKeyOf(backend.hostname, backend.port, backend.upstream), upstream: backend.upstream };
     }
-    const candidates = readyEndpoints(this.options.state.endpoints.endpointsFor(backend));
-    if (candidates.length === 0) return avoidId === undefined ? 'PORTICO_ERR_NO_ENDPOINTS' : undefined;
+    const ready = readyEndpoints(this.options.state.endpoints.endpointsFor(backend));
+    const candidates = tried === undefined ? ready : ready.filter((endpoint) => !tried.has(endpoint.id));
+    if (candidates.length === 0) return tried === undefined ? 'PORTICO_ERR_NO_ENDPOINTS' : undefined;
     const endpoint = this.pickerFor(backend).pick(endpointSetKey(backend), {
       candidates,
       clientIp,
       nowMs: this.options.now(),
-      avoidId,
+      avoidId: tried === undefined ? undefined : lastOf(tried),
     });
-    if (endpoint === undefined) return avoidId === undefined ? 'PORTICO_ERR_NO_ENDPOINTS' : undefined;
+    if (endpoint === undefined) return tried === undefined ? 'PORTICO_ERR_NO_ENDPOINTS' : undefined;
     return {
       id: endpoint.id,
       origin: poolKeyOf(endpoint.address, endpoint.port, backend.upstream),
@@ -232,6 +256,9 @@ class Exchange {
   #body: RequestBodySource | null = null;
   #attempt: UpstreamAttempt | undefined;
   #attempts = 0;
+  /** ids of the endpoints tried, in order; made at the first retry (most requests never need it) */
+  #tried: Set<string> | undefined;
+  #policy: NextUpstreamPolicy = DEFAULT_NEXT_UPSTREAM;
   #responseStarted = false;
   #clientGone = false;
   #finished = false;
@@ -307,6 +334,7 @@ class Exchange {
       this.#respondError('PORTICO_ERR_FORBIDDEN');
       return;
     }
+    this.#policy = attributes?.nextUpstream ?? DEFAULT_NEXT_UPSTREAM;
     const maxBody = attributes?.proxyBodySize;
     const declared = this.#req.headers['content-length'];
     if (maxBody !== undefined && declared !== undefined && Number(declared) > maxBody) {
@@ -348,6 +376,7 @@ class Exchange {
   #dispatch(target: UpstreamTarget, decision: Extract<RequestDecision, { kind: 'forward' }>): void {
     const { pools } = this.#forwarder.options;
     this.#attempts++;
+    this.#tried?.add(target.id);
     const attempt = new UpstreamAttempt(this, this.#forwarder, target, decision.backend);
     this.#attempt = attempt;
     attempt.begin();
@@ -384,6 +413,7 @@ class Exchange {
   ): void {
     if (attempt !== this.#attempt || this.#clientGone) return;
     this.#upstreamStatus = statusCode;
+    if (this.#policy.on.statuses.length > 0 && this.#retryOnStatus(attempt, statusCode)) return;
     this.#responseStarted = true;
     const res = this.#res;
     try {
@@ -480,29 +510,57 @@ class Exchange {
       this.#res.destroy();
       return;
     }
-    if (this.#mayRetry(attempt, failure)) {
-      const decision = this.#decision as Extract<RequestDecision, { kind: 'forward' }>;
-      const next = this.#forwarder.pickTarget(decision.backend, this.#clientIp, attempt.target.id);
-      if (typeof next === 'object') {
-        logger.debug(
-          { requestId: this.#requestId, from: attempt.target.id, to: next.id, code: failure.code },
-          'retrying on another endpoint',
-        );
-        const ref = decision.backend.ref;
-        this.#forwarder.options.metrics.retry(ref?.namespace ?? '', ref?.service ?? '');
-        this.#dispatch(next, decision);
-        return;
-      }
+    // A request body that started to flow cannot be replayed.
+    if (
+      !this.#body?.started &&
+      mayRetryFailure(
+        this.#policy,
+        failure.retryOn,
+        this.#retryState(failure.phase !== 'connect' && attempt.requestStarted),
+      ) &&
+      this.#retry(attempt, failure.code)
+    ) {
+      return;
     }
     this.#body?.detach();
     this.#respondError(failure.code);
   }
 
-  #mayRetry(attempt: UpstreamAttempt, failure: UpstreamFailure): boolean {
-    if (!failure.retryable || this.#attempts >= MAX_ATTEMPTS) return false;
-    if (this.#body?.started) return false;
-    if (failure.phase === 'connect' || !attempt.requestStarted) return true;
-    return IDEMPOTENT_METHODS.has(this.#req.method ?? '');
+  /**
+   * A response status the route retries: unless this was the last try, the response is dropped
+   * (read and discarded by its attempt) and the request goes to an endpoint not tried yet.
+   * Only for requests without a body, which is all that can be sent again for certain.
+   */
+  #retryOnStatus(attempt: UpstreamAttempt, statusCode: number): boolean {
+    if (this.#body !== null || !mayRetryStatus(this.#policy, statusCode, this.#retryState(true))) return false;
+    if (!this.#retry(attempt, `HTTP ${statusCode}`)) return false;
+    attempt.discard();
+    return true;
+  }
+
+  #retryState(requestSent: boolean): RetryState {
+    return {
+      attempts: this.#attempts,
+      elapsedMs: this.#forwarder.options.now() - this.#startedAt,
+      method: this.#req.method ?? '',
+      requestSent,
+    };
+  }
+
+  /** Sends the request to an endpoint not tried yet; false when there is none. */
+  #retry(attempt: UpstreamAttempt, why: string): boolean {
+    const decision = this.#decision as Extract<RequestDecision, { kind: 'forward' }>;
+    this.#tried ??= new Set([attempt.target.id]);
+    const next = this.#forwarder.pickTarget(decision.backend, this.#clientIp, this.#tried);
+    if (typeof next !== 'object') return false;
+    this.#forwarder.options.logger.debug(
+      { requestId: this.#requestId, from: attempt.target.id, to: next.id, code: why },
+      'retrying on another endpoint',
+    );
+    const ref = decision.backend.ref;
+    this.#forwarder.options.metrics.retry(ref?.namespace ?? '', ref?.service ?? '');
+    this.#dispatch(next, decision);
+    return true;
   }
 
   #abortAttempt(reason: Error): void {
@@ -610,6 +668,8 @@ class UpstreamAttempt implements Dispatcher.DispatchHandler {
   #pendingAbort: Error | undefined;
   #headersAt: number | undefined;
   #settled = false;
+  /** bytes of a dropped response read so far; undefined while the response is wanted */
+  #discarded: number | undefined;
   requestStarted = false;
 
   constructor(exchange: Exchange, forwarder: Forwarder, target: UpstreamTarget, backend: ResolvedBackend) {
@@ -656,8 +716,23 @@ class UpstreamAttempt implements Dispatcher.DispatchHandler {
     this.#exchange.onUpstreamHeaders(this, controller, statusCode, Array.isArray(raw) ? raw : flattenHeaders(headers));
   }
 
+  /**
+   * The response is not wanted (a retried status): it counts as a failure for the picker, and
+   * its body is read and dropped so the connection can go back to the pool, unless it is long.
+   */
+  discard(): void {
+    this.#discarded = 0;
+    this.#settle(true);
+  }
+
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.#exchange.onUpstreamData(this, controller, chunk);
+    if (this.#discarded === undefined) {
+      this.#exchange.onUpstreamData(this, controller, chunk);
+      return;
+    }
+    this.#discarded += chunk.length;
+    if (this.#discarded > DISCARD_LIMIT_BYTES)
+      controller.abort(new UpstreamError('PORTICO_ERR_CLIENT_ABORTED', 'dropped response too long to drain'));
   }
 
   onResponseEnd(): void {
@@ -699,4 +774,11 @@ function refName(backend: ResolvedBackend): string | undefined {
 
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
+}
+
+/** The last item of a set (its insertion order). */
+function lastOf(items: ReadonlySet<string>): string | undefined {
+  let last: string | undefined;
+  for (const item of items) last = item;
+  return last;
 }

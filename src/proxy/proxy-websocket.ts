@@ -29,6 +29,8 @@ interface UpgradeContext {
   service: string;
   serviceRef: string | undefined;
   upstream: string | undefined;
+  /** the route's `proxy-connect-timeout`, when it has one */
+  connectMs: number | undefined;
   status: number | undefined;
   error: PorticoErrorCode | undefined;
 }
@@ -82,6 +84,7 @@ export class WebSocketProxy {
       service: '',
       serviceRef: undefined,
       upstream: undefined,
+      connectMs: undefined,
       status: undefined,
       error: undefined,
     };
@@ -145,6 +148,7 @@ export class WebSocketProxy {
       return;
     }
     context.upstream = target.id;
+    context.connectMs = target.upstream.connectTimeoutMs;
 
     const headers = upstreamRequestHeaders(req.headers, {
       clientIp: context.clientIp,
@@ -195,7 +199,8 @@ export class WebSocketProxy {
 
   #watchHandshake(proxyReq: ClientRequest, req: IncomingMessage): void {
     const context = this.#contexts.get(req);
-    const { connectMs, readMs } = this.#forwarder.options.timeouts;
+    const { readMs } = this.#forwarder.options.timeouts;
+    const connectMs = context?.connectMs ?? this.#forwarder.options.timeouts.connectMs;
     let timer = setTimeout(() => {
       proxyReq.destroy(new UpstreamError('PORTICO_ERR_UPSTREAM_CONNECT_TIMEOUT', 'WebSocket connect timed out'));
     }, connectMs);

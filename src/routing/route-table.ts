@@ -2,6 +2,7 @@
 // A request reads the table reference once and uses that table to its end.
 
 import type { TlsCertificates } from '../tls/bind-certificates.ts';
+import type { NextUpstreamPolicy } from './next-upstream.ts';
 import type { SourceRange } from './source-range.ts';
 
 export type IngressPathType = 'Exact' | 'Prefix' | 'ImplementationSpecific';
@@ -34,8 +35,12 @@ export interface UpstreamTls {
  * How Portico talks to a backend: `backend-protocol` on the Ingress, else the Service port's
  * `appProtocol` (`https`, `kubernetes.io/h2c`), else HTTP/1.1.
  */
-export type UpstreamProtocol =
-  { readonly kind: 'http1' } | { readonly kind: 'h2c' } | { readonly kind: 'https'; readonly tls: UpstreamTls };
+export type UpstreamProtocol = (
+  { readonly kind: 'http1' } | { readonly kind: 'h2c' } | { readonly kind: 'https'; readonly tls: UpstreamTls }
+) & {
+  /** `proxy-connect-timeout` of the route, in ms; undefined: the proxy's default */
+  readonly connectTimeoutMs?: number | undefined;
+};
 
 /**
  * Where traffic for a route goes once the Service has been looked at. Endpoints are not part
@@ -60,6 +65,14 @@ export type ResolvedBackend =
       readonly kind: 'external-name';
       readonly ref: BackendRef;
       readonly hostname: string;
+      readonly port: number;
+      readonly upstream: UpstreamProtocol;
+    }
+  | {
+      /** `service-upstream: "true"`: the Service's ClusterIP and port; kube-proxy picks the pod. */
+      readonly kind: 'cluster-ip';
+      readonly ref: BackendRef;
+      readonly address: string;
       readonly port: number;
       readonly upstream: UpstreamProtocol;
     }
@@ -90,7 +103,13 @@ export interface RouteAttributes {
   /** `proxy-read-timeout` / `proxy-send-timeout` in ms; undefined: the proxy's defaults */
   readonly proxyReadTimeoutMs?: number | undefined;
   readonly proxySendTimeoutMs?: number | undefined;
-  /** `permanent-redirect` (with its code) or else `temporal-redirect` (302) */
+  /** `proxy-connect-timeout` in ms; undefined: the proxy's default */
+  readonly proxyConnectTimeoutMs?: number | undefined;
+  /** `proxy-next-upstream` (+ `-tries`, `-timeout`); undefined: DEFAULT_NEXT_UPSTREAM */
+  readonly nextUpstream?: NextUpstreamPolicy | undefined;
+  /** `service-upstream: "true"`: send to the Service's ClusterIP instead of its endpoints */
+  readonly serviceUpstream?: boolean | undefined;
+  /** `permanent-redirect` (with its code, default 301) or else `temporal-redirect` (with its code, default 302) */
   readonly redirect?: { readonly status: number; readonly location: string } | undefined;
   /** `allowlist-source-range` (or `whitelist-source-range`) */
   readonly allowSourceRanges?: readonly SourceRange[] | undefined;

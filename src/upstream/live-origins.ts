@@ -1,6 +1,6 @@
 // The origins some backend of the current table can still reach: every endpoint listed for a
 // Service port in any condition (a terminating endpoint keeps its pool until it is gone, so
-// its in-flight requests finish), plus ExternalName targets. Pools outside this set close.
+// its in-flight requests finish), plus ExternalName targets and `service-upstream` ClusterIPs. Pools outside this set close.
 
 import type { ResolvedBackend, RouteTable } from '../routing/route-table.ts';
 import type { EndpointView } from '../runtime/live-state.ts';
@@ -20,7 +20,7 @@ export function collectBackends(table: RouteTable): Set<ResolvedBackend> {
 }
 
 export interface LiveEndpoints {
-  /** pool keys (`poolKeyOf`): one per endpoint and protocol, one per ExternalName */
+  /** pool keys (`poolKeyOf`): one per endpoint and protocol, one per ExternalName or ClusterIP */
   readonly origins: Set<string>;
   /** `ip:port` ids, for picker state */
   readonly endpointIds: Set<string>;
@@ -37,6 +37,8 @@ export function collectLiveEndpoints(table: RouteTable, endpoints: EndpointView)
       }
     } else if (backend.kind === 'external-name') {
       origins.add(poolKeyOf(backend.hostname, backend.port, backend.upstream));
+    } else if (backend.kind === 'cluster-ip') {
+      origins.add(poolKeyOf(backend.address, backend.port, backend.upstream));
     }
   }
   return { origins, endpointIds };

@@ -5,8 +5,8 @@
 //
 // The pool key carries the protocol (`poolKeyOf`): `http://` HTTP/1.1, `h2c://` HTTP/2 with
 // prior knowledge, `https://` HTTP/1.1 over TLS (as nginx's proxy_pass https, no ALPN h2),
-// plus `#profile` when the TLS settings are not the defaults, so two routes that speak to one
-// endpoint differently never share a connection.
+// plus `#profile` when the TLS settings are not the defaults and `connect=<ms>` for a route's own
+// connect timeout, so two routes that speak to one endpoint differently never share a connection.
 
 import type { Dispatcher } from 'undici';
 import { buildConnector, Pool } from 'undici';
@@ -70,17 +70,24 @@ export class PoolRegistry {
   }
 
   #optionsFor(upstream: UpstreamProtocol): Pool.Options {
+    // A route's `proxy-connect-timeout` (its pools are keyed apart by poolKeyOf).
+    const connectOptions =
+      upstream.connectTimeoutMs === undefined
+        ? this.#connectOptions
+        : { ...this.#connectOptions, timeout: upstream.connectTimeoutMs };
+    const poolOptions: Pool.Options =
+      connectOptions === this.#connectOptions ? this.#poolOptions : { ...this.#poolOptions, connect: connectOptions };
     switch (upstream.kind) {
       case 'http1':
-        return this.#poolOptions;
+        return poolOptions;
       case 'h2c':
         // Pool reads `useH2c` at its top level to build its connector; undici's typings list it
         // only under h2Options (the Client's place for it).
-        return { ...this.#poolOptions, allowH2: true, useH2c: true } as Pool.Options;
+        return { ...poolOptions, allowH2: true, useH2c: true } as Pool.Options;
       case 'https': {
         const tls = upstream.tls;
         const connector = buildConnector({
-          ...this.#connectOptions,
+          ...connectOptions,
           allowH2: false,
           rejectUnauthorized: tls.verify,
           ...(tls.caPem === undefined ? {} : { ca: tls.caPem }),
@@ -89,7 +96,7 @@ export class PoolRegistry {
             : { cert: tls.clientCertificate.certPem, key: tls.clientCertificate.keyPem }),
         });
         return {
-          ...this.#poolOptions,
+          ...poolOptions,
           allowH2: false,
           // undici would take SNI from each request's Host header (and reconnect whenever it
           // changes): the name is the route's instead, proxy-ssl-name or else the origin's host
@@ -158,16 +165,22 @@ export function originOf(host: string, port: number): string {
   return poolKeyOf(host, port, HTTP1);
 }
 
-/** `http://10.0.0.1:8080`, `h2c://[fd00::1]:8080`, `https://name.example:443#3f2a...` */
+/**
+ * `http://10.0.0.1:8080`, `h2c://[fd00::1]:8080`, `https://name.example:443#3f2a...`; a route's
+ * own connect timeout adds `#connect=<ms>` (after the TLS profile, when there is one).
+ */
 export function poolKeyOf(host: string, port: number, upstream: UpstreamProtocol): string {
   const authority = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  const connect = upstream.connectTimeoutMs === undefined ? '' : `connect=${upstream.connectTimeoutMs}`;
   switch (upstream.kind) {
     case 'http1':
-      return `http://${authority}`;
+      return `http://${authority}${connect ? `#${connect}` : ''}`;
     case 'h2c':
-      return `h2c://${authority}`;
-    case 'https':
-      return `https://${authority}${upstream.tls.profile ? `#${upstream.tls.profile}` : ''}`;
+      return `h2c://${authority}${connect ? `#${connect}` : ''}`;
+    case 'https': {
+      const profile = [upstream.tls.profile, connect].filter((part) => part !== '').join(',');
+      return `https://${authority}${profile ? `#${profile}` : ''}`;
+    }
   }
 }
 

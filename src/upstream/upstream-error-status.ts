@@ -3,6 +3,8 @@
 // (ARCHITECTURE.md convention 4). Codes come from undici (`UND_ERR_*`), Node's net layer
 // (`ECONNREFUSED`...), llhttp (`HPE_*`) and our own guards (`PORTICO_ERR_*`).
 
+import type { RetryCondition } from '../routing/next-upstream.ts';
+
 export type UpstreamErrorCode =
   | 'PORTICO_ERR_UPSTREAM_REFUSED'
   | 'PORTICO_ERR_UPSTREAM_UNREACHABLE'
@@ -27,8 +29,8 @@ export interface UpstreamFailure {
   readonly code: UpstreamErrorCode;
   readonly status: 499 | 502 | 503 | 504;
   readonly phase: UpstreamFailurePhase;
-  /** whether trying another endpoint may help (subject to the method and body rules) */
-  readonly retryable: boolean;
+  /** the `proxy-next-upstream` condition this falls under; undefined: never retried */
+  readonly retryOn: RetryCondition | undefined;
   /** short label for `portico_upstream_connect_errors_total{reason}` and logs */
   readonly reason: string;
 }
@@ -36,27 +38,47 @@ export interface UpstreamFailure {
 interface FailureRow {
   readonly status: UpstreamFailure['status'];
   readonly phase: UpstreamFailurePhase;
-  readonly retryable: boolean;
+  readonly retryOn: RetryCondition | undefined;
   readonly reason: string;
 }
 
-/** The catalogue: every upstream code with its status, phase and retry class. */
+/** The catalogue: every upstream code with its status, phase and `proxy-next-upstream` condition. */
 export const UPSTREAM_FAILURES: Readonly<Record<UpstreamErrorCode, FailureRow>> = {
-  PORTICO_ERR_UPSTREAM_REFUSED: { status: 502, phase: 'connect', retryable: true, reason: 'refused' },
-  PORTICO_ERR_UPSTREAM_UNREACHABLE: { status: 502, phase: 'connect', retryable: true, reason: 'unreachable' },
+  PORTICO_ERR_UPSTREAM_REFUSED: { status: 502, phase: 'connect', retryOn: 'error', reason: 'refused' },
+  PORTICO_ERR_UPSTREAM_UNREACHABLE: { status: 502, phase: 'connect', retryOn: 'error', reason: 'unreachable' },
   // Nothing was sent, so trying another endpoint is safe; if that fails too the answer is 504.
-  PORTICO_ERR_UPSTREAM_CONNECT_TIMEOUT: { status: 504, phase: 'connect', retryable: true, reason: 'timeout' },
-  PORTICO_ERR_UPSTREAM_DNS: { status: 502, phase: 'connect', retryable: false, reason: 'dns' },
-  PORTICO_ERR_UPSTREAM_ADDRESS_FORBIDDEN: { status: 502, phase: 'connect', retryable: false, reason: 'forbidden' },
+  PORTICO_ERR_UPSTREAM_CONNECT_TIMEOUT: {
+    status: 504,
+    phase: 'connect',
+    retryOn: 'connect-timeout',
+    reason: 'timeout',
+  },
+  PORTICO_ERR_UPSTREAM_DNS: { status: 502, phase: 'connect', retryOn: undefined, reason: 'dns' },
+  PORTICO_ERR_UPSTREAM_ADDRESS_FORBIDDEN: { status: 502, phase: 'connect', retryOn: undefined, reason: 'forbidden' },
   // The pool was closed under the request (endpoint removed): nothing was written.
-  PORTICO_ERR_UPSTREAM_CLOSED: { status: 503, phase: 'connect', retryable: true, reason: 'closed' },
-  PORTICO_ERR_UPSTREAM_RESET: { status: 502, phase: 'exchange', retryable: true, reason: 'reset' },
-  PORTICO_ERR_UPSTREAM_READ_TIMEOUT: { status: 504, phase: 'exchange', retryable: false, reason: 'read-timeout' },
-  PORTICO_ERR_UPSTREAM_SEND_TIMEOUT: { status: 504, phase: 'exchange', retryable: false, reason: 'send-timeout' },
-  PORTICO_ERR_UPSTREAM_BAD_RESPONSE: { status: 502, phase: 'exchange', retryable: false, reason: 'bad-response' },
+  PORTICO_ERR_UPSTREAM_CLOSED: { status: 503, phase: 'connect', retryOn: 'error', reason: 'closed' },
+  PORTICO_ERR_UPSTREAM_RESET: { status: 502, phase: 'exchange', retryOn: 'error', reason: 'reset' },
+  PORTICO_ERR_UPSTREAM_READ_TIMEOUT: {
+    status: 504,
+    phase: 'exchange',
+    retryOn: 'exchange-timeout',
+    reason: 'read-timeout',
+  },
+  PORTICO_ERR_UPSTREAM_SEND_TIMEOUT: {
+    status: 504,
+    phase: 'exchange',
+    retryOn: 'exchange-timeout',
+    reason: 'send-timeout',
+  },
+  PORTICO_ERR_UPSTREAM_BAD_RESPONSE: {
+    status: 502,
+    phase: 'exchange',
+    retryOn: 'invalid-header',
+    reason: 'bad-response',
+  },
   // nginx's 499: the client went away first; nobody sees this status, the log does.
-  PORTICO_ERR_CLIENT_ABORTED: { status: 499, phase: 'exchange', retryable: false, reason: 'client-aborted' },
-  PORTICO_ERR_UPSTREAM_FAILED: { status: 502, phase: 'exchange', retryable: false, reason: 'other' },
+  PORTICO_ERR_CLIENT_ABORTED: { status: 499, phase: 'exchange', retryOn: undefined, reason: 'client-aborted' },
+  PORTICO_ERR_UPSTREAM_FAILED: { status: 502, phase: 'exchange', retryOn: undefined, reason: 'other' },
 };
 
 const CODE_BY_CAUSE: Readonly<Record<string, UpstreamErrorCode>> = {

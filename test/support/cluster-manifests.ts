@@ -24,7 +24,7 @@ spec: { controller: portico.dev/ingress-controller }
 
 export function serviceYaml(
   name: string,
-  options: { port?: number; sessionAffinity?: 'None' | 'ClientIP'; externalName?: string } = {},
+  options: { port?: number; sessionAffinity?: 'None' | 'ClientIP'; externalName?: string; clusterIP?: string } = {},
 ): string {
   const port = options.port ?? 80;
   const type = options.externalName ? 'ExternalName' : 'ClusterIP';
@@ -33,7 +33,7 @@ kind: Service
 metadata: { name: ${name}, namespace: default }
 spec:
   type: ${type}
-${options.externalName ? `  externalName: ${options.externalName}\n` : ''}  sessionAffinity: ${options.sessionAffinity ?? 'None'}
+${options.externalName ? `  externalName: ${options.externalName}\n` : ''}${options.clusterIP ? `  clusterIP: ${options.clusterIP}\n` : ''}  sessionAffinity: ${options.sessionAffinity ?? 'None'}
   ports: [{ name: http, port: ${port}, targetPort: http, protocol: TCP }]
 `;
 }

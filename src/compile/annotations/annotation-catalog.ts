@@ -59,8 +59,8 @@ export const ANNOTATION_CATALOG: readonly CatalogEntry[] = Object.freeze([
   },
   {
     name: 'proxy-connect-timeout',
-    status: 'unsupported',
-    note: 'the connect timeout belongs to the shared upstream pool; set it globally (per-route override not implemented yet)',
+    status: 'supported',
+    note: 'whole seconds (1-3600); 504; the route gets connection pools of its own',
   },
   {
     name: 'proxy-read-timeout',
@@ -73,6 +73,26 @@ export const ANNOTATION_CATALOG: readonly CatalogEntry[] = Object.freeze([
     note: 'whole seconds (1-3600); the upstream not taking the request body, 504',
   },
   {
+    name: 'proxy-next-upstream',
+    status: 'differs',
+    note: 'nginx tokens; default error plus connect timeout (not read timeouts); never the same endpoint twice; never after a response byte reached the client or once a request body started to flow; http_* retries only requests without a body',
+  },
+  {
+    name: 'proxy-next-upstream-tries',
+    status: 'supported',
+    note: 'attempts in all, default 3; 0 = one per ready endpoint',
+  },
+  {
+    name: 'proxy-next-upstream-timeout',
+    status: 'supported',
+    note: 'whole seconds since the request arrived after which no new attempt starts; 0 (default) = no limit',
+  },
+  {
+    name: 'service-upstream',
+    status: 'supported',
+    note: 'the ClusterIP and Service port, no retry elsewhere; ExternalName unchanged; headless Services: diagnostic, endpoints used',
+  },
+  {
     name: 'permanent-redirect',
     status: 'differs',
     note: 'answers every request of the path before app-root and the HTTPS redirect; Location is the value exactly (no $request_uri or other variables)',
@@ -81,8 +101,9 @@ export const ANNOTATION_CATALOG: readonly CatalogEntry[] = Object.freeze([
   {
     name: 'temporal-redirect',
     status: 'differs',
-    note: '302; permanent-redirect wins when both are set; Location is the value exactly (no variables)',
+    note: '302 or temporal-redirect-code; permanent-redirect wins when both are set; Location is the value exactly (no variables)',
   },
+  { name: 'temporal-redirect-code', status: 'supported', note: '300 to 308; default 302' },
   {
     name: 'whitelist-source-range',
     status: 'differs',

@@ -2,6 +2,7 @@
 // (Traefik's habit: one typed table; unset differs from false). A value that does not parse
 // rejects that annotation alone with a diagnostic; nothing from a value becomes config text.
 
+import { type NextUpstreamConditions, NO_RETRY_CONDITIONS } from '../../routing/next-upstream.ts';
 import { parseSourceRange, type SourceRange } from '../../routing/source-range.ts';
 
 export const NGINX_PREFIX = 'nginx.ingress.kubernetes.io/';
@@ -143,13 +144,75 @@ export function parseRedirectUrl(raw: string): ParsedValue<string> {
   return ok(raw);
 }
 
-/** `permanent-redirect-code`: 300 to 308, as ingress-nginx. */
+/** `permanent-redirect-code` and `temporal-redirect-code`: 300 to 308. */
 export function parseRedirectCode(raw: string): ParsedValue<number> {
   const trimmed = raw.trim();
   const code = Number(trimmed);
   return /^\d{3}$/.test(trimmed) && code >= 300 && code <= 308
     ? ok(code)
     : fail(`must be a redirect status from 300 to 308, got ${JSON.stringify(raw)}`);
+}
+
+/** `proxy-next-upstream-timeout`: whole seconds from 0 (no limit) to 3600; returned in milliseconds. */
+export function parseRetryTimeoutSeconds(raw: string): ParsedValue<number> {
+  const trimmed = raw.trim();
+  if (!/^\d{1,4}$/.test(trimmed) || Number(trimmed) > 3600)
+    return fail(`must be whole seconds from 0 (no limit) to 3600, got ${JSON.stringify(raw)}`);
+  return ok(Number(trimmed) * 1000);
+}
+
+const MAX_TRIES = 100;
+
+/** `proxy-next-upstream-tries`: attempts in all, first one included; 0 = as many as there are endpoints. */
+export function parseTries(raw: string): ParsedValue<number> {
+  const trimmed = raw.trim();
+  if (!/^\d{1,3}$/.test(trimmed) || Number(trimmed) > MAX_TRIES)
+    return fail(`must be a whole number from 0 (no limit) to ${MAX_TRIES}, got ${JSON.stringify(raw)}`);
+  return ok(Number(trimmed));
+}
+
+const NEXT_UPSTREAM_STATUSES: ReadonlySet<string> = new Set(['500', '502', '503', '504', '403', '404', '429']);
+
+/**
+ * `proxy-next-upstream`: space-separated nginx tokens (`error timeout invalid_header http_500
+ * http_502 http_503 http_504 http_403 http_404 http_429 non_idempotent`), or `off` alone.
+ */
+export function parseNextUpstream(raw: string): ParsedValue<NextUpstreamConditions> {
+  const tokens = raw.trim().split(/\s+/);
+  if (tokens.length > 32 || tokens[0] === '')
+    return fail(`must list nginx proxy_next_upstream tokens, got ${JSON.stringify(raw)}`);
+  if (tokens.includes('off')) {
+    return tokens.length === 1
+      ? ok(NO_RETRY_CONDITIONS)
+      : fail(`"off" cannot be combined with other tokens, got ${JSON.stringify(raw)}`);
+  }
+  let error = false;
+  let timeout = false;
+  let invalidHeader = false;
+  let nonIdempotent = false;
+  const statuses = new Set<number>();
+  for (const token of tokens) {
+    if (token === 'error') error = true;
+    else if (token === 'timeout') timeout = true;
+    else if (token === 'invalid_header') invalidHeader = true;
+    else if (token === 'non_idempotent') nonIdempotent = true;
+    else if (token.startsWith('http_') && NEXT_UPSTREAM_STATUSES.has(token.slice(5)))
+      statuses.add(Number(token.slice(5)));
+    else
+      return fail(
+        `has ${JSON.stringify(token)}; allowed: error, timeout, invalid_header, http_500, http_502, http_503, http_504, http_403, http_404, http_429, non_idempotent, off`,
+      );
+  }
+  return ok(
+    Object.freeze({
+      error,
+      connectTimeout: timeout,
+      exchangeTimeout: timeout,
+      invalidHeader,
+      statuses: Object.freeze([...statuses].sort()),
+      nonIdempotent,
+    }),
+  );
 }
 
 const MAX_SOURCE_RANGES = 1000;
@@ -183,9 +246,15 @@ export const ROUTE_ANNOTATIONS = {
   proxyBodySize: { name: 'proxy-body-size', parse: parseSize },
   proxyReadTimeout: { name: 'proxy-read-timeout', parse: parseTimeoutSeconds },
   proxySendTimeout: { name: 'proxy-send-timeout', parse: parseTimeoutSeconds },
+  proxyConnectTimeout: { name: 'proxy-connect-timeout', parse: parseTimeoutSeconds },
+  proxyNextUpstream: { name: 'proxy-next-upstream', parse: parseNextUpstream },
+  proxyNextUpstreamTries: { name: 'proxy-next-upstream-tries', parse: parseTries },
+  proxyNextUpstreamTimeout: { name: 'proxy-next-upstream-timeout', parse: parseRetryTimeoutSeconds },
+  serviceUpstream: { name: 'service-upstream', parse: parseBoolean },
   permanentRedirect: { name: 'permanent-redirect', parse: parseRedirectUrl },
   permanentRedirectCode: { name: 'permanent-redirect-code', parse: parseRedirectCode },
   temporalRedirect: { name: 'temporal-redirect', parse: parseRedirectUrl },
+  temporalRedirectCode: { name: 'temporal-redirect-code', parse: parseRedirectCode },
   whitelistSourceRange: { name: 'whitelist-source-range', parse: parseSourceRanges },
   allowlistSourceRange: { name: 'allowlist-source-range', parse: parseSourceRanges },
   denylistSourceRange: { name: 'denylist-source-range', parse: parseSourceRanges },

@@ -2,6 +2,7 @@
 
 import type { Diagnostic } from '../../model/diagnostic.ts';
 import type { IngressRecord } from '../../model/records.ts';
+import { DEFAULT_NEXT_UPSTREAM, type NextUpstreamPolicy } from '../../routing/next-upstream.ts';
 import type { RouteAttributes } from '../../routing/route-table.ts';
 import { type AnnotationSpec, NGINX_PREFIX, REFUSED_ANNOTATIONS, ROUTE_ANNOTATIONS } from './annotation-registry.ts';
 import { isCatalogued } from './annotation-catalog.ts';
@@ -44,13 +45,15 @@ export function parseRouteAnnotations(ingress: IngressRecord): IngressAnnotation
   const permanentRedirect = read(ROUTE_ANNOTATIONS.permanentRedirect);
   const permanentRedirectCode = read(ROUTE_ANNOTATIONS.permanentRedirectCode) ?? 301;
   const temporalRedirect = read(ROUTE_ANNOTATIONS.temporalRedirect);
+  const temporalRedirectCode = read(ROUTE_ANNOTATIONS.temporalRedirectCode) ?? 302;
   // ingress-nginx: permanent-redirect wins over temporal-redirect on the same Ingress.
   const redirect =
     permanentRedirect !== undefined
       ? { status: permanentRedirectCode, location: permanentRedirect }
       : temporalRedirect !== undefined
-        ? { status: 302, location: temporalRedirect }
+        ? { status: temporalRedirectCode, location: temporalRedirect }
         : undefined;
+  const nextUpstream = readNextUpstream(read);
   const whitelist = read(ROUTE_ANNOTATIONS.whitelistSourceRange);
   const allowlist = read(ROUTE_ANNOTATIONS.allowlistSourceRange);
   const attributes: RouteAttributes = Object.freeze({
@@ -67,6 +70,9 @@ export function parseRouteAnnotations(ingress: IngressRecord): IngressAnnotation
     proxyBodySize: bodySize === 0 ? undefined : bodySize,
     proxyReadTimeoutMs: read(ROUTE_ANNOTATIONS.proxyReadTimeout),
     proxySendTimeoutMs: read(ROUTE_ANNOTATIONS.proxySendTimeout),
+    proxyConnectTimeoutMs: read(ROUTE_ANNOTATIONS.proxyConnectTimeout),
+    nextUpstream,
+    serviceUpstream: read(ROUTE_ANNOTATIONS.serviceUpstream) ?? false,
     redirect,
     // ingress-nginx reads allowlist-source-range, falling back to the old whitelist name.
     allowSourceRanges: allowlist ?? whitelist,
@@ -77,4 +83,20 @@ export function parseRouteAnnotations(ingress: IngressRecord): IngressAnnotation
     regexPaths: useRegex === true || rewriteTarget !== undefined,
     diagnostics,
   };
+}
+
+/**
+ * The retry policy: each of the three annotations left out keeps Portico's default for its
+ * part (DEFAULT_NEXT_UPSTREAM); undefined when none is set.
+ */
+function readNextUpstream(read: <T>(spec: AnnotationSpec<T>) => T | undefined): NextUpstreamPolicy | undefined {
+  const on = read(ROUTE_ANNOTATIONS.proxyNextUpstream);
+  const tries = read(ROUTE_ANNOTATIONS.proxyNextUpstreamTries);
+  const timeoutMs = read(ROUTE_ANNOTATIONS.proxyNextUpstreamTimeout);
+  if (on === undefined && tries === undefined && timeoutMs === undefined) return undefined;
+  return Object.freeze({
+    on: on ?? DEFAULT_NEXT_UPSTREAM.on,
+    tries: tries ?? DEFAULT_NEXT_UPSTREAM.tries,
+    timeoutMs: timeoutMs ?? DEFAULT_NEXT_UPSTREAM.timeoutMs,
+  });
 }
