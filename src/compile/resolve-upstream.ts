@@ -1,4 +1,4 @@
-// How Portico talks to a backend (issue 5 item 4): the Ingress's `backend-protocol` annotation
+// How Portico talks to a backend (issue 5 item 4, issue 7 item 4): the Ingress's `backend-protocol` annotation
 // when set (ingress-nginx), else the Service port's `appProtocol` (the Service API docs:
 // `kubernetes.io/h2c` is HTTP/2 over cleartext with prior knowledge, RFC 9113 section 3.3;
 // `https` and `kubernetes.io/wss` are TLS), else HTTP/1.1. TLS towards the backend is not
@@ -9,12 +9,12 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import type { Diagnostic } from '../model/diagnostic.ts';
 import type { IngressRecord, SecretRecord } from '../model/records.ts';
-import type { RouteAttributes, UpstreamProtocol, UpstreamTls } from '../routing/route-table.ts';
+import type { BackendProtocol, RouteAttributes, UpstreamProtocol, UpstreamTls } from '../routing/route-table.ts';
 import { parseTlsSecret } from '../tls/parse-tls-secret.ts';
 
 /** What an Ingress's annotations say about its backends, before each Service port's appProtocol. */
 export interface UpstreamChoice {
-  readonly backendProtocol: 'HTTP' | 'HTTPS' | undefined;
+  readonly backendProtocol: BackendProtocol | undefined;
   readonly tls: UpstreamTls;
   /** `proxy-connect-timeout` in ms; undefined: the proxy's default */
   readonly connectTimeoutMs?: number | undefined;
@@ -119,8 +119,20 @@ export function chooseUpstream(choice: UpstreamChoice, appProtocol: string | und
 
 function chooseProtocol(choice: UpstreamChoice, appProtocol: string | undefined): UpstreamProtocol {
   const https: UpstreamProtocol = { kind: 'https', tls: choice.tls };
-  if (choice.backendProtocol === 'HTTPS') return https;
-  if (choice.backendProtocol === 'HTTP') return HTTP1;
+  switch (choice.backendProtocol) {
+    case 'HTTPS':
+      return https;
+    case 'HTTP':
+      return HTTP1;
+    // gRPC is HTTP/2 with trailers (grpc/PROTOCOL-HTTP2.md): cleartext with prior knowledge,
+    // or TLS offering ALPN h2, as nginx's grpc_pass grpc:// and grpcs://.
+    case 'GRPC':
+      return H2C;
+    case 'GRPCS':
+      return { ...https, http2: true };
+    case undefined:
+      break;
+  }
   switch (appProtocol?.toLowerCase()) {
     case 'https':
     case 'kubernetes.io/wss':

@@ -1,8 +1,8 @@
 // Header rules in both directions. Hop-by-hop fields describe one connection and are dropped
 // at every hop (RFC 9110 section 7.6.1), together with any field the Connection header names.
 // Proxy-Authorization / Proxy-Authenticate are meant for the proxy they reach (RFC 9110
-// sections 11.7.1 and 11.7.2), Trailer announces trailers Portico does not forward, and Expect
-// was already answered by Node's `100 Continue`.
+// sections 11.7.1 and 11.7.2), Trailer describes the framing of one hop (trailers themselves are
+// relayed, see `clientTrailers`), and Expect was already answered by Node's `100 Continue`.
 
 import type { IncomingHttpHeaders } from 'node:http';
 
@@ -121,6 +121,37 @@ export function clientResponseHeaders(raw: readonly (Buffer | string)[], own: re
   for (const field of own) out.push(field);
   return out;
 }
+
+/** Whether a request's TE field lists `trailers`. */
+export function wantsTrailers(te: string | undefined): boolean {
+  return te !== undefined && te.split(',').some((part) => part.trim().toLowerCase() === 'trailers');
+}
+
+/**
+ * An upstream's trailer fields for the client (gRPC's `grpc-status`, `grpc-message`), without
+ * pseudo-headers, hop-by-hop fields and framing fields; undefined when none is left.
+ */
+export function clientTrailers(trailers: IncomingHttpHeaders): Record<string, string | string[]> | undefined {
+  let out: Record<string, string | string[]> | undefined;
+  for (const name in trailers) {
+    const value = trailers[name];
+    const lower = name.toLowerCase();
+    if (value === undefined || lower.startsWith(':') || HOP_BY_HOP.has(lower) || NOT_TRAILERS.has(lower)) continue;
+    out ??= Object.create(null) as Record<string, string | string[]>;
+    out[lower] = value;
+  }
+  return out;
+}
+
+/** Fields a trailer section must not carry (RFC 9110 section 6.5.1). */
+const NOT_TRAILERS: ReadonlySet<string> = new Set([
+  'content-length',
+  'content-type',
+  'content-encoding',
+  'content-range',
+  'host',
+  'authorization',
+]);
 
 function ownsField(own: readonly string[], lower: string): boolean {
   for (let index = 0; index < own.length; index += 2) if (own[index] === lower) return true;

@@ -13,7 +13,7 @@
 // closed when it is long. A failure after the response started ends the client's response
 // abruptly (the client sees a truncated body rather than a wrong one).
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { constants as http2Constants, type Http2Stream } from 'node:http2';
 import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
@@ -42,7 +42,7 @@ import {
   type UpstreamErrorCode,
   type UpstreamFailure,
 } from '../upstream/upstream-error-status.ts';
-import { clientResponseHeaders, upstreamRequestHeaders } from './forward-headers.ts';
+import { clientResponseHeaders, clientTrailers, upstreamRequestHeaders, wantsTrailers } from './forward-headers.ts';
 import { errorBody, type PorticoErrorCode, statusOfError } from './proxy-errors.ts';
 import type { ProxyTimeouts } from './proxy-options.ts';
 import { RequestBodySource } from './request-body-source.ts';
@@ -355,8 +355,10 @@ class Exchange {
       requestId: this.#requestId,
       routeHeaders: decision.upstreamHeaders,
     });
-    const contentLength = req.headers['content-length'];
-    if (req.headers['transfer-encoding'] !== undefined || (contentLength !== undefined && contentLength !== '0')) {
+    // `TE: trailers` is the one TE allowed in HTTP/2 (RFC 9113 section 8.2.2) and gRPC servers
+    // expect it: passed on to HTTP/2 backends when the client sent it.
+    if (speaksHttp2(target.upstream) && wantsTrailers(singleHeader(req, 'te'))) this.#headers.push('te', 'trailers');
+    if (hasRequestBody(req)) {
       this.#body = new RequestBodySource(
         req,
         attributes?.proxySendTimeoutMs ?? timeouts.sendMs,
@@ -474,11 +476,16 @@ class Exchange {
     stream.setTimeout(ms);
   }
 
-  onUpstreamEnd(attempt: UpstreamAttempt): void {
+  onUpstreamEnd(attempt: UpstreamAttempt, trailers: IncomingHttpHeaders | undefined): void {
     if (attempt !== this.#attempt) return;
     this.#upstreamDurationMs = attempt.elapsedMs();
     this.#body?.detach();
-    if (!this.#clientGone) this.#res.end();
+    if (this.#clientGone) return;
+    // gRPC's status travels in trailers. HTTP/2 clients get them as a trailing HEADERS frame;
+    // HTTP/1.1 ones only on a chunked response (Node drops them otherwise).
+    const fields = trailers === undefined ? undefined : clientTrailers(trailers);
+    if (fields !== undefined) this.#res.addTrailers(fields);
+    this.#res.end();
   }
 
   onUpstreamError(attempt: UpstreamAttempt, error: unknown): void {
@@ -735,9 +742,9 @@ class UpstreamAttempt implements Dispatcher.DispatchHandler {
       controller.abort(new UpstreamError('PORTICO_ERR_CLIENT_ABORTED', 'dropped response too long to drain'));
   }
 
-  onResponseEnd(): void {
+  onResponseEnd(_controller: Dispatcher.DispatchController, trailers: IncomingHttpHeaders | undefined): void {
     this.#settle(false);
-    this.#exchange.onUpstreamEnd(this);
+    this.#exchange.onUpstreamEnd(this, trailers);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
@@ -781,4 +788,22 @@ function lastOf(items: ReadonlySet<string>): string | undefined {
   let last: string | undefined;
   for (const item of items) last = item;
   return last;
+}
+
+function speaksHttp2(upstream: UpstreamProtocol): boolean {
+  return upstream.kind === 'h2c' || (upstream.kind === 'https' && upstream.http2 === true);
+}
+
+/**
+ * HTTP/1.1: a body is announced by Transfer-Encoding or a non-zero Content-Length (RFC 9112
+ * section 6.3). HTTP/2: unless the HEADERS frame ended the stream, DATA frames may follow with
+ * no Content-Length at all (RFC 9113 section 8.1), as every gRPC call does.
+ */
+function hasRequestBody(req: IncomingMessage): boolean {
+  if (req.httpVersionMajor >= 2) {
+    const stream = (req as unknown as { readonly stream?: Http2Stream }).stream;
+    return stream !== undefined && !stream.endAfterHeaders;
+  }
+  const contentLength = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (contentLength !== undefined && contentLength !== '0');
 }

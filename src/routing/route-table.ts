@@ -31,12 +31,18 @@ export interface UpstreamTls {
   readonly profile: string;
 }
 
+/** The `backend-protocol` values Portico speaks. */
+export type BackendProtocol = 'HTTP' | 'HTTPS' | 'GRPC' | 'GRPCS';
+
 /**
  * How Portico talks to a backend: `backend-protocol` on the Ingress, else the Service port's
- * `appProtocol` (`https`, `kubernetes.io/h2c`), else HTTP/1.1.
+ * `appProtocol` (`https`, `kubernetes.io/h2c`), else HTTP/1.1. `https` is HTTP/1.1 over TLS,
+ * or HTTP/2 (ALPN h2) with `http2` (`backend-protocol: GRPCS`).
  */
 export type UpstreamProtocol = (
-  { readonly kind: 'http1' } | { readonly kind: 'h2c' } | { readonly kind: 'https'; readonly tls: UpstreamTls }
+  | { readonly kind: 'http1' }
+  | { readonly kind: 'h2c' }
+  | { readonly kind: 'https'; readonly tls: UpstreamTls; readonly http2?: boolean | undefined }
 ) & {
   /** `proxy-connect-timeout` of the route, in ms; undefined: the proxy's default */
   readonly connectTimeoutMs?: number | undefined;
@@ -92,7 +98,7 @@ export interface RouteAttributes {
   readonly forceSslRedirect: boolean;
   readonly upstreamVhost: string | undefined;
   /** `backend-protocol`; undefined: the Service port's appProtocol decides */
-  readonly backendProtocol: 'HTTP' | 'HTTPS' | undefined;
+  readonly backendProtocol: BackendProtocol | undefined;
   /** `proxy-ssl-verify: "on"` */
   readonly proxySslVerify: boolean;
   readonly proxySslName: string | undefined;

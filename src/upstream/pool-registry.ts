@@ -5,6 +5,7 @@
 //
 // The pool key carries the protocol (`poolKeyOf`): `http://` HTTP/1.1, `h2c://` HTTP/2 with
 // prior knowledge, `https://` HTTP/1.1 over TLS (as nginx's proxy_pass https, no ALPN h2),
+// `h2s://` HTTP/2 over TLS (ALPN h2, for gRPC as nginx's grpc_pass grpcs),
 // plus `#profile` when the TLS settings are not the defaults and `connect=<ms>` for a route's own
 // connect timeout, so two routes that speak to one endpoint differently never share a connection.
 
@@ -86,9 +87,11 @@ export class PoolRegistry {
         return { ...poolOptions, allowH2: true, useH2c: true } as Pool.Options;
       case 'https': {
         const tls = upstream.tls;
+        // HTTP/2 only when asked for (GRPCS): ALPN then offers h2 before http/1.1.
+        const http2 = upstream.http2 === true;
         const connector = buildConnector({
           ...connectOptions,
-          allowH2: false,
+          allowH2: http2,
           rejectUnauthorized: tls.verify,
           ...(tls.caPem === undefined ? {} : { ca: tls.caPem }),
           ...(tls.clientCertificate === undefined
@@ -97,7 +100,7 @@ export class PoolRegistry {
         });
         return {
           ...poolOptions,
-          allowH2: false,
+          allowH2: http2,
           // undici would take SNI from each request's Host header (and reconnect whenever it
           // changes): the name is the route's instead, proxy-ssl-name or else the origin's host
           // name (none for an IP), as nginx's proxy_ssl_name defaults to the upstream, not $host.
@@ -179,7 +182,7 @@ export function poolKeyOf(host: string, port: number, upstream: UpstreamProtocol
       return `h2c://${authority}${connect ? `#${connect}` : ''}`;
     case 'https': {
       const profile = [upstream.tls.profile, connect].filter((part) => part !== '').join(',');
-      return `https://${authority}${profile ? `#${profile}` : ''}`;
+      return `${upstream.http2 ? 'h2s' : 'https'}://${authority}${profile ? `#${profile}` : ''}`;
     }
   }
 }
@@ -190,9 +193,11 @@ export function poolKeyOf(host: string, port: number, upstream: UpstreamProtocol
  */
 export const POOL_SERVERNAME = 'portico-upstream';
 
-/** The URL origin a pool key connects to (`h2c://a:1` → `http://a:1`, profile dropped). */
+/** The URL origin a pool key connects to (`h2c://a:1` → `http://a:1`, `h2s://` → `https://`, profile dropped). */
 export function originOfKey(key: string): string {
   const hash = key.indexOf('#');
   const origin = hash === -1 ? key : key.slice(0, hash);
-  return origin.startsWith('h2c://') ? `http://${origin.slice('h2c://'.length)}` : origin;
+  if (origin.startsWith('h2c://')) return `http://${origin.slice('h2c://'.length)}`;
+  if (origin.startsWith('h2s://')) return `https://${origin.slice('h2s://'.length)}`;
+  return origin;
 }

@@ -231,7 +231,7 @@ describe('backend protocols', () => {
         INGRESS_CLASS_YAML,
         serviceWithAppProtocol('web', undefined),
         ingressYaml('bad', 'bad.test', [{ path: '/', service: 'web' }], {
-          'nginx.ingress.kubernetes.io/backend-protocol': 'GRPC',
+          'nginx.ingress.kubernetes.io/backend-protocol': 'AUTO_HTTP',
           'nginx.ingress.kubernetes.io/proxy-ssl-verify': 'yes',
           'nginx.ingress.kubernetes.io/proxy-ssl-name': 'not a name',
           'nginx.ingress.kubernetes.io/proxy-ssl-secret': 'no-namespace',
@@ -247,7 +247,7 @@ describe('backend protocols', () => {
       .sort();
     assert.equal(reasons.length, 5, reasons.join('\n'));
     for (const expected of [
-      /Ingress default\/bad InvalidAnnotation: .*backend-protocol "GRPC" is not supported .*trailers/,
+      /Ingress default\/bad InvalidAnnotation: .*backend-protocol "AUTO_HTTP" is not supported/,
       /Ingress default\/bad InvalidAnnotation: .*proxy-ssl-verify must be "on" or "off", got "yes"/,
       /Ingress default\/bad InvalidAnnotation: .*proxy-ssl-name must be a DNS name/,
       /Ingress default\/bad InvalidAnnotation: .*proxy-ssl-secret must be namespace\/name/,

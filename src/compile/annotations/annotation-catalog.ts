@@ -47,7 +47,7 @@ export const ANNOTATION_CATALOG: readonly CatalogEntry[] = Object.freeze([
   {
     name: 'backend-protocol',
     status: 'differs',
-    note: 'HTTP and HTTPS; GRPC, GRPCS, AUTO_HTTP and FCGI are refused with a diagnostic',
+    note: 'HTTP, HTTPS, GRPC (HTTP/2 cleartext) and GRPCS (HTTP/2 over TLS, ALPN h2), trailers relayed; AUTO_HTTP and FCGI are refused with a diagnostic',
   },
   { name: 'proxy-ssl-verify', status: 'supported', note: 'off by default, as ingress-nginx' },
   { name: 'proxy-ssl-name', status: 'supported', note: '' },

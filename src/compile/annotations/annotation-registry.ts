@@ -3,6 +3,7 @@
 // rejects that annotation alone with a diagnostic; nothing from a value becomes config text.
 
 import { type NextUpstreamConditions, NO_RETRY_CONDITIONS } from '../../routing/next-upstream.ts';
+import type { BackendProtocol } from '../../routing/route-table.ts';
 import { parseSourceRange, type SourceRange } from '../../routing/source-range.ts';
 
 export const NGINX_PREFIX = 'nginx.ingress.kubernetes.io/';
@@ -73,16 +74,16 @@ export function parseNonNegativeInteger(raw: string): ParsedValue<number> {
   return ok(Number(trimmed));
 }
 
-/** `backend-protocol`: the values ingress-nginx accepts, of which Portico speaks HTTP and HTTPS. */
-export function parseBackendProtocol(raw: string): ParsedValue<'HTTP' | 'HTTPS'> {
+/** `backend-protocol`: the values ingress-nginx accepts, of which Portico speaks all but AUTO_HTTP and FCGI. */
+export function parseBackendProtocol(raw: string): ParsedValue<BackendProtocol> {
   const value = raw.trim().toUpperCase();
-  if (value === 'HTTP' || value === 'HTTPS') return ok(value);
-  if (['GRPC', 'GRPCS', 'AUTO_HTTP', 'FCGI'].includes(value)) {
+  if (value === 'HTTP' || value === 'HTTPS' || value === 'GRPC' || value === 'GRPCS') return ok(value);
+  if (value === 'AUTO_HTTP' || value === 'FCGI') {
     return fail(
-      `${JSON.stringify(raw)} is not supported (Portico speaks HTTP and HTTPS to backends; gRPC needs trailers, which it does not forward)`,
+      `${JSON.stringify(raw)} is not supported (Portico speaks HTTP, HTTPS, GRPC and GRPCS to backends; no FastCGI, and no per-request protocol choice)`,
     );
   }
-  return fail(`must be HTTP or HTTPS, got ${JSON.stringify(raw)}`);
+  return fail(`must be HTTP, HTTPS, GRPC or GRPCS, got ${JSON.stringify(raw)}`);
 }
 
 /** ingress-nginx's on/off switches (`proxy-ssl-verify`). */
