@@ -136,7 +136,7 @@ export const ANNOTATION_CATALOG: readonly CatalogEntry[] = Object.freeze([
   {
     name: 'limit-connections',
     status: 'supported',
-    note: 'requests in flight per client address and Ingress, in this process; refusals get --limit-status-code (503)',
+    note: 'requests in flight (open WebSockets included) per client address and Ingress, in this process; refusals get --limit-status-code (503)',
   },
   { name: 'limit-burst-multiplier', status: 'supported', note: 'default 5' },
   {
