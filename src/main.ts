@@ -111,6 +111,7 @@ export async function startPortico(config: Config, options: StartOptions = {}): 
     logger,
     metrics,
     https: { fallbackCertificate, strictTransportSecurity: config.tls.strictTransportSecurity },
+    limits: { limitStatusCode: config.limitStatusCode },
   });
   // Clients that send no SNI get the server's own context: follow --default-ssl-certificate's Secret.
   state.onSwap(() => proxy.refreshDefaultCertificate());

@@ -17,6 +17,7 @@ import type {
 import type { ClusterSnapshot } from '../store/cluster-snapshot.ts';
 import { type CanarySettings, parseCanaryAnnotations } from './annotations/parse-canary-annotations.ts';
 import { parseRouteAnnotations } from './annotations/parse-route-annotations.ts';
+import { invalidAnnotation } from './annotations/read-annotation.ts';
 import { type CompileOptions, DEFAULT_COMPILE_OPTIONS } from './compile-options.ts';
 import { compilePathPattern } from './compile-path-pattern.ts';
 import { compareIngressAge } from './ingress-order.ts';
@@ -167,6 +168,37 @@ export function compile(snapshot: ClusterSnapshot, options: CompileOptions = DEF
     );
   }
 
+  /**
+   * `default-backend`: a Service of the Ingress's namespace, its first port (ingress-nginx's
+   * rule), resolved like any backend. A Service that does not exist or has no port is reported
+   * and the annotation ignored.
+   */
+  function withDefaultBackend(
+    ingress: IngressRecord,
+    attributes: RouteAttributes,
+    serviceName: string | undefined,
+  ): RouteAttributes {
+    if (serviceName === undefined) return attributes;
+    const port = snapshot.services.get(`${ingress.namespace}/${serviceName}`)?.ports[0]?.port;
+    if (port === undefined) {
+      diagnostics.push(
+        invalidAnnotation(
+          ingress,
+          'default-backend',
+          `names service ${ingress.namespace}/${serviceName}, which does not exist or has no port`,
+        ),
+      );
+      return attributes;
+    }
+    const resolution = resolveBackend(
+      ingress,
+      { service: { name: serviceName, port: { number: port, name: undefined } }, resource: undefined },
+      snapshot.services,
+    );
+    if (resolution.diagnostic) diagnostics.push(resolution.diagnostic);
+    return Object.freeze({ ...attributes, defaultBackend: resolution.backend });
+  }
+
   // Canary Ingresses add no routes: they attach to main routes once those all exist, so a
   // canary older than its main Ingress still finds it.
   const canaries: { ingress: IngressRecord; settings: CanarySettings }[] = [];
@@ -184,10 +216,11 @@ export function compile(snapshot: ClusterSnapshot, options: CompileOptions = DEF
     const upstream = upstreamChoiceFor(ingress, annotations.attributes, snapshot.secrets);
     diagnostics.push(...upstream.diagnostics);
     upstreamChoices.set(ingress.key, upstream.choice);
+    const attributes = withDefaultBackend(ingress, annotations.attributes, annotations.defaultBackendService);
     const context: IngressContext = {
       ingress,
       rank,
-      attributes: annotations.attributes,
+      attributes,
       regexPaths: annotations.regexPaths,
       upstream: upstream.choice,
       object,

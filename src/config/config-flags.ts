@@ -11,6 +11,7 @@ import {
   DEFAULT_HTTP_PORT,
   DEFAULT_HTTPS_PORT,
   DEFAULT_INGRESS_CLASS,
+  DEFAULT_LIMIT_STATUS_CODE,
   DEFAULT_LOG_LEVEL,
   LOG_LEVELS,
 } from './config.ts';
@@ -36,6 +37,7 @@ export interface ConfigFlags {
   publishService?: string;
   publishStatusAddress?: string;
   electionId?: string;
+  limitStatusCode?: string;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -63,7 +65,12 @@ export function addListenerOptions(command: Command, bindAddress = DEFAULT_BIND_
       String(DEFAULT_ADMIN_PORT),
     )
     .option('--bind-address <ip>', 'address both listeners bind to', bindAddress)
-    .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')}`, DEFAULT_LOG_LEVEL);
+    .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')}`, DEFAULT_LOG_LEVEL)
+    .option(
+      '--limit-status-code <code>',
+      'status for requests refused by limit-rps/-rpm/-connections (429 is the other common choice)',
+      String(DEFAULT_LIMIT_STATUS_CODE),
+    );
 }
 
 /** The HTTPS listener's certificate and Strict-Transport-Security (ingress-nginx's names). */
@@ -122,5 +129,6 @@ export function configInputFromFlags(flags: ConfigFlags): ConfigInput {
     controllerClass: flags.controllerClass,
     watchIngressWithoutClass: flags.watchIngressWithoutClass,
     logLevel: flags.logLevel,
+    limitStatusCode: flags.limitStatusCode,
   };
 }

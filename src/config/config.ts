@@ -37,6 +37,8 @@ export const DEFAULT_MANIFEST_WATCH_HOLDOFF_MS = 100;
 export const DEFAULT_MANIFEST_WATCH_MAX_DELAY_MS = 1_000;
 /** How long shutdown waits for in-flight requests before closing their connections. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+/** Status for requests refused by `limit-rps`/`-rpm`/`-connections`: ingress-nginx's limit-req-status-code and limit-conn-status-code default. */
+export const DEFAULT_LIMIT_STATUS_CODE = 503;
 
 /** `portico demo` listens on loopback only: it is for trying Portico on one's own machine. */
 export const DEMO_BIND_ADDRESS = '127.0.0.1';
@@ -88,6 +90,8 @@ export interface Config {
   readonly manifestWatchHoldoffMs: number;
   readonly manifestWatchMaxDelayMs: number;
   readonly shutdownGraceMs: number;
+  /** status for requests refused by the `limit-*` annotations (--limit-status-code) */
+  readonly limitStatusCode: number;
 }
 
 /** What the flags parser hands over: strings as typed, before any check. */
@@ -111,6 +115,7 @@ export interface ConfigInput {
   readonly publishService?: string | undefined;
   readonly publishStatusAddress?: string | undefined;
   readonly electionId?: string | undefined;
+  readonly limitStatusCode?: string | undefined;
   /** the process environment (KUBERNETES_SERVICE_HOST, POD_NAMESPACE, POD_NAME, HOSTNAME) */
   readonly env?: Readonly<Record<string, string | undefined>> | undefined;
 }
@@ -313,6 +318,13 @@ export function buildConfig(input: ConfigInput): ConfigResult {
     problems.push(`--log-level ${JSON.stringify(input.logLevel)} is not one of ${LOG_LEVELS.join(', ')}`);
   }
 
+  let limitStatusCode = DEFAULT_LIMIT_STATUS_CODE;
+  if (input.limitStatusCode !== undefined) {
+    const trimmed = input.limitStatusCode.trim();
+    if (/^[45]\d\d$/.test(trimmed)) limitStatusCode = Number(trimmed);
+    else problems.push(`--limit-status-code ${JSON.stringify(input.limitStatusCode)} must be a status from 400 to 599`);
+  }
+
   if (problems.length > 0) return { ok: false, problems };
   const config: Config = Object.freeze({
     manifests: Object.freeze(manifests),
@@ -334,6 +346,7 @@ export function buildConfig(input: ConfigInput): ConfigResult {
     manifestWatchHoldoffMs: DEFAULT_MANIFEST_WATCH_HOLDOFF_MS,
     manifestWatchMaxDelayMs: DEFAULT_MANIFEST_WATCH_MAX_DELAY_MS,
     shutdownGraceMs: DEFAULT_SHUTDOWN_GRACE_MS,
+    limitStatusCode,
   });
   return { ok: true, config };
 }

@@ -52,6 +52,7 @@ import {
 } from './proxy-options.ts';
 import { WebSocketProxy } from './proxy-websocket.ts';
 import { requestIdFrom } from './request-id.ts';
+import { RequestLimiter } from './request-limiter.ts';
 import { RequestMetrics } from './request-metrics.ts';
 
 export interface ProxyServerOptions {
@@ -145,6 +146,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     clientIp: createClientIpAffinityPicker(),
     algorithm: options.loadBalance ?? DEFAULT_LOAD_BALANCE,
   };
+  const limiter = new RequestLimiter({ maxClients: limits.maxLimitedClients, now });
   const forwarderFor = (scheme: 'http' | 'https', responseHeaders: readonly string[]): Forwarder =>
     new Forwarder({
       state: options.state,
@@ -157,6 +159,8 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       scheme,
       responseHeaders,
       now,
+      limiter,
+      limitStatusCode: limits.limitStatusCode,
     });
 
   const forwarder = forwarderFor('http', []);

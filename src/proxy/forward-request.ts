@@ -30,7 +30,8 @@ import {
   type RetryState,
 } from '../routing/next-upstream.ts';
 import { type RequestDecision, resolveRequest } from '../routing/resolve-request.ts';
-import type { ResolvedBackend, UpstreamProtocol } from '../routing/route-table.ts';
+import { allowedOrigin, corsHeaders, isPreflight } from '../routing/cors-policy.ts';
+import type { ResolvedBackend, RouteAttributes, UpstreamProtocol } from '../routing/route-table.ts';
 import { sourceDenied } from '../routing/source-range.ts';
 import type { LiveState } from '../runtime/live-state.ts';
 import type { AddressPolicy } from '../upstream/guarded-lookup.ts';
@@ -43,9 +44,10 @@ import {
   type UpstreamFailure,
 } from '../upstream/upstream-error-status.ts';
 import { clientResponseHeaders, clientTrailers, upstreamRequestHeaders, wantsTrailers } from './forward-headers.ts';
-import { errorBody, type PorticoErrorCode, statusOfError } from './proxy-errors.ts';
+import { errorBody, type PorticoErrorCode, statusBody, statusOfError } from './proxy-errors.ts';
 import type { ProxyTimeouts } from './proxy-options.ts';
 import { RequestBodySource } from './request-body-source.ts';
+import type { RequestLimiter } from './request-limiter.ts';
 import type { RequestMetrics } from './request-metrics.ts';
 
 /** A response dropped for a retry is read to its end up to this, then its connection is closed. */
@@ -74,6 +76,10 @@ export interface ForwarderOptions {
   readonly responseHeaders?: readonly string[];
   /** monotonic milliseconds */
   readonly now: () => number;
+  /** `limit-*` state, shared by the listeners */
+  readonly limiter: RequestLimiter;
+  /** the status for requests refused by `limit-*` (ingress-nginx's limit-req/conn-status-code, 503) */
+  readonly limitStatusCode: number;
 }
 
 /** Where one attempt goes. */
@@ -273,6 +279,14 @@ class Exchange {
   #cancelsOnTimeout = false;
   /** the request body went past the route's `proxy-body-size` while streaming */
   #bodyTooLarge = false;
+  /** the matched route's annotations (undefined for default backends) */
+  #attributes: RouteAttributes | undefined;
+  /** fields set on every response: the listener's, plus CORS for an allowed Origin */
+  #ownHeaders: readonly string[];
+  /** the `limit-connections` slot this request holds */
+  #connectionKey: string | undefined;
+  /** the upstream status that `custom-http-errors` replaced with the error backend's answer */
+  #replacedStatus: number | undefined;
 
   constructor(forwarder: Forwarder, req: IncomingMessage, res: ServerResponse, requestId: string) {
     this.#forwarder = forwarder;
@@ -281,6 +295,7 @@ class Exchange {
     this.#requestId = requestId;
     this.#startedAt = forwarder.options.now();
     this.#clientIp = clientAddressOf(req);
+    this.#ownHeaders = forwarder.options.responseHeaders ?? [];
     forwarder.inFlight++;
     forwarder.activeResponses.add(res);
     if (forwarder.draining) closeAfterResponse(res);
@@ -308,7 +323,7 @@ class Exchange {
           decision.location,
           'content-length',
           '0',
-          ...(this.#forwarder.options.responseHeaders ?? []),
+          ...this.#ownHeaders,
         ]);
         this.#res.end();
         return;
@@ -328,20 +343,36 @@ class Exchange {
     else this.#res.destroy();
   }
 
-  #forward(decision: Extract<RequestDecision, { kind: 'forward' }>): void {
+  #forward(forwardDecision: Extract<RequestDecision, { kind: 'forward' }>): void {
+    let decision = forwardDecision;
     const attributes = decision.route?.attributes;
+    this.#attributes = attributes;
     if (sourceDenied(this.#clientIp, attributes?.allowSourceRanges, attributes?.denySourceRanges)) {
       this.#respondError('PORTICO_ERR_FORBIDDEN');
       return;
     }
     this.#policy = attributes?.nextUpstream ?? DEFAULT_NEXT_UPSTREAM;
+    // Routes without CORS or limits pay nothing more than this check.
+    if ((attributes?.cors !== undefined || attributes?.limits !== undefined) && this.#answeredByPolicy(attributes))
+      return;
     const maxBody = attributes?.proxyBodySize;
     const declared = this.#req.headers['content-length'];
     if (maxBody !== undefined && declared !== undefined && Number(declared) > maxBody) {
       this.#respondError('PORTICO_ERR_BODY_TOO_LARGE');
       return;
     }
-    const target = this.#forwarder.pickTarget(decision.backend, this.#clientIp, undefined);
+    let target = this.#forwarder.pickTarget(decision.backend, this.#clientIp, undefined);
+    // ingress-nginx: with `default-backend`, a route whose Service has no endpoint (or does not
+    // exist) is served by that backend instead of answering 503.
+    const fallback = attributes?.defaultBackend;
+    if (typeof target !== 'object' && fallback !== undefined && target !== 'PORTICO_ERR_UPSTREAM_ADDRESS_FORBIDDEN') {
+      const fallbackTarget = this.#forwarder.pickTarget(fallback, this.#clientIp, undefined);
+      if (typeof fallbackTarget === 'object') {
+        decision = { ...decision, backend: fallback };
+        this.#decision = decision;
+        target = fallbackTarget;
+      }
+    }
     if (typeof target === 'string' || target === undefined) {
       this.#respondError(target ?? 'PORTICO_ERR_NO_ENDPOINTS');
       return;
@@ -375,22 +406,76 @@ class Exchange {
     this.#dispatch(target, decision);
   }
 
+  /**
+   * CORS and `limit-*` for a route that has them: true when Portico answered the request here
+   * (refused by a limit, or a CORS preflight). The CORS fields are worked out first so that a
+   * refusal carries them too and the browser can show the page its status.
+   */
+  #answeredByPolicy(attributes: RouteAttributes): boolean {
+    const { cors, limits } = attributes;
+    const origin = cors === undefined ? undefined : singleHeader(this.#req, 'origin');
+    const allowOrigin = cors === undefined ? undefined : allowedOrigin(cors, origin);
+    if (cors !== undefined && allowOrigin !== undefined)
+      this.#ownHeaders = [...corsHeaders(cors, allowOrigin), ...this.#ownHeaders];
+    if (limits !== undefined) {
+      const { limiter, limitStatusCode } = this.#forwarder.options;
+      const verdict = limiter.admit(limits, this.#clientIp);
+      if (verdict.kind === 'refused') {
+        this.#respondError(
+          verdict.reason === 'rate' ? 'PORTICO_ERR_RATE_LIMITED' : 'PORTICO_ERR_TOO_MANY_CONNECTIONS',
+          limitStatusCode,
+        );
+        return true;
+      }
+      this.#connectionKey = verdict.connectionKey;
+    }
+    // A preflight from an allowed Origin is answered here (204, RFC 9110 section 15.3.5: no
+    // body, no Content-Length); from another Origin it goes to the backend, as ingress-nginx.
+    if (
+      allowOrigin !== undefined &&
+      isPreflight(this.#req.method, origin, this.#req.headers['access-control-request-method'])
+    ) {
+      this.#res.writeHead(204, ['x-request-id', this.#requestId, ...this.#ownHeaders]);
+      this.#res.end();
+      return true;
+    }
+    return false;
+  }
+
   #dispatch(target: UpstreamTarget, decision: Extract<RequestDecision, { kind: 'forward' }>): void {
+    this.#send(target, decision.backend, {
+      path: decision.upstreamPath,
+      method: this.#req.method as Dispatcher.HttpMethod,
+      // undici takes any async iterable as a body; its typings list only streams.
+      body: this.#body as unknown as Readable | null,
+      readMs: decision.route?.attributes.proxyReadTimeoutMs,
+    });
+  }
+
+  #send(
+    target: UpstreamTarget,
+    backend: ResolvedBackend,
+    request: {
+      readonly path: string;
+      readonly method: Dispatcher.HttpMethod;
+      readonly body: Readable | null;
+      readonly readMs: number | undefined;
+    },
+  ): void {
     const { pools } = this.#forwarder.options;
     this.#attempts++;
     this.#tried?.add(target.id);
-    const attempt = new UpstreamAttempt(this, this.#forwarder, target, decision.backend);
+    const attempt = new UpstreamAttempt(this, this.#forwarder, target, backend);
     this.#attempt = attempt;
     attempt.begin();
-    const readMs = decision.route?.attributes.proxyReadTimeoutMs;
+    const readMs = request.readMs;
     const options: Dispatcher.DispatchOptions = {
       origin: originOfKey(target.origin),
       ...(target.upstream.kind === 'https' ? { servername: POOL_SERVERNAME } : {}),
-      path: decision.upstreamPath,
-      method: this.#req.method as Dispatcher.HttpMethod,
+      path: request.path,
+      method: request.method,
       headers: this.#headers ?? [],
-      // undici takes any async iterable as a body; its typings list only streams.
-      body: this.#body as unknown as Readable | null,
+      body: request.body,
       // `proxy-read-timeout` of the route; otherwise the pool's (the proxy's default).
       ...(readMs === undefined ? {} : { headersTimeout: readMs, bodyTimeout: readMs }),
     };
@@ -414,18 +499,78 @@ class Exchange {
     rawHeaders: readonly (Buffer | string)[],
   ): void {
     if (attempt !== this.#attempt || this.#clientGone) return;
-    this.#upstreamStatus = statusCode;
-    if (this.#policy.on.statuses.length > 0 && this.#retryOnStatus(attempt, statusCode)) return;
+    if (this.#replacedStatus === undefined) {
+      this.#upstreamStatus = statusCode;
+      // As nginx: proxy_next_upstream is tried before the error page takes over the status.
+      if (this.#policy.on.statuses.length > 0 && this.#retryOnStatus(attempt, statusCode)) return;
+      if (this.#attributes?.customHttpErrors?.includes(statusCode)) {
+        this.#replaceResponse(controller, statusCode);
+        return;
+      }
+    }
     this.#responseStarted = true;
     const res = this.#res;
     try {
-      res.writeHead(statusCode, clientResponseHeaders(rawHeaders, this.#forwarder.options.responseHeaders));
+      // An error backend's answer goes out with the status it replaces.
+      res.writeHead(this.#replacedStatus ?? statusCode, clientResponseHeaders(rawHeaders, this.#ownHeaders));
     } catch (error) {
       // A field Node refuses to write (invalid value): the upstream's fault, 502.
       this.#forwarder.options.logger.warn({ err: error, requestId: this.#requestId }, 'upstream response not writable');
       this.#responseStarted = false;
       controller.abort(new UpstreamError('PORTICO_ERR_UPSTREAM_BAD_RESPONSE', 'invalid upstream response header'));
     }
+  }
+
+  /**
+   * `custom-http-errors` (ingress-nginx): the upstream's response is dropped unread (its
+   * connection is closed) and the `default-backend` is asked instead: `GET /` (HEAD stays HEAD)
+   * without a body, with the client's headers and X-Code, X-Format (the Accept header),
+   * X-Original-URI, X-Namespace, X-Ingress-Name, X-Service-Name, X-Service-Port and
+   * X-Request-ID, as ingress-nginx's error location sets them. Without a usable error backend
+   * Portico answers the status itself with a short plain-text body.
+   */
+  #replaceResponse(controller: Dispatcher.DispatchController, status: number): void {
+    this.#upstreamStatus = status;
+    this.#replacedStatus = status;
+    // Callbacks from the dropped attempt are ignored from here on.
+    this.#attempt = undefined;
+    controller.abort(new UpstreamError('PORTICO_ERR_CLIENT_ABORTED', 'response replaced by custom-http-errors'));
+    this.#body?.detach();
+    if (!this.#req.complete) this.#req.resume();
+    const errorBackend = this.#attributes?.defaultBackend;
+    const target = errorBackend && this.#forwarder.pickTarget(errorBackend, this.#clientIp, undefined);
+    if (errorBackend === undefined || typeof target !== 'object') {
+      this.#respondStatus(status);
+      return;
+    }
+    const req = this.#req;
+    const decision = this.#decision as Extract<RequestDecision, { kind: 'forward' }>;
+    const slash = decision.ingress.indexOf('/');
+    const ref = decision.backend.ref;
+    const accept = singleHeader(req, 'accept');
+    const clientHeaders = { ...req.headers };
+    delete clientHeaders['content-length'];
+    this.#headers = upstreamRequestHeaders(clientHeaders, {
+      clientIp: this.#clientIp,
+      scheme: this.#forwarder.options.scheme,
+      localPort: req.socket.localPort,
+      requestId: this.#requestId,
+      routeHeaders: {
+        'x-code': String(status),
+        ...(accept === undefined ? {} : { 'x-format': accept }),
+        'x-original-uri': req.url ?? '',
+        'x-namespace': decision.ingress.slice(0, slash),
+        'x-ingress-name': decision.ingress.slice(slash + 1),
+        'x-service-name': ref?.service ?? '',
+        'x-service-port': String(ref?.port ?? ''),
+      },
+    });
+    this.#send(target, errorBackend, {
+      path: '/',
+      method: req.method === 'HEAD' ? 'HEAD' : 'GET',
+      body: null,
+      readMs: undefined,
+    });
   }
 
   onUpstreamData(attempt: UpstreamAttempt, controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -517,6 +662,11 @@ class Exchange {
       this.#res.destroy();
       return;
     }
+    if (this.#replacedStatus !== undefined) {
+      // The error backend failed too: the status it was to replace, with Portico's own body.
+      this.#respondStatus(this.#replacedStatus);
+      return;
+    }
     // A request body that started to flow cannot be replayed.
     if (
       !this.#body?.started &&
@@ -581,15 +731,22 @@ class Exchange {
     controller?.resume();
   };
 
-  #respondError(code: PorticoErrorCode): void {
+  #respondError(code: PorticoErrorCode, status = statusOfError(code)): void {
     this.#errorCode = code;
+    this.#respondPlain(status, errorBody(status, code, this.#requestId));
+  }
+
+  /** A status Portico answers without an error of its own (custom-http-errors without an error backend). */
+  #respondStatus(status: number): void {
+    this.#respondPlain(status, statusBody(status, this.#requestId));
+  }
+
+  #respondPlain(status: number, body: string): void {
     const res = this.#res;
     if (res.headersSent) {
       res.destroy();
       return;
     }
-    const status = statusOfError(code);
-    const body = errorBody(status, code, this.#requestId);
     this.#bytesOut += Buffer.byteLength(body);
     // After a malformed request the connection's framing is not to be trusted: close it (as nginx).
     if (status === 400 || status === 413) res.shouldKeepAlive = false;
@@ -600,7 +757,7 @@ class Exchange {
       String(Buffer.byteLength(body)),
       'x-request-id',
       this.#requestId,
-      ...(this.#forwarder.options.responseHeaders ?? []),
+      ...this.#ownHeaders,
     ]);
     res.end(body);
     // A body the upstream did not take is read and discarded, so the client can finish sending
@@ -616,6 +773,7 @@ class Exchange {
     this.#finished = true;
     this.#forwarder.inFlight--;
     this.#forwarder.activeResponses.delete(this.#res);
+    if (this.#connectionKey !== undefined) this.#forwarder.options.limiter.release(this.#connectionKey);
     const res = this.#res;
     if (!res.writableFinished) {
       this.#clientGone = true;

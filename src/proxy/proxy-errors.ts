@@ -20,6 +20,10 @@ const FRONT_ERRORS = {
   /** missing Service or port, resource backend (ROUTING.md section 6) */
   PORTICO_ERR_BACKEND_UNAVAILABLE: 503,
   PORTICO_ERR_NO_ENDPOINTS: 503,
+  /** over the route's `limit-rps` / `limit-rpm` (the status is --limit-status-code, 503 by default) */
+  PORTICO_ERR_RATE_LIMITED: 503,
+  /** over the route's `limit-connections` (the status is --limit-status-code, 503 by default) */
+  PORTICO_ERR_TOO_MANY_CONNECTIONS: 503,
 } as const;
 
 export type FrontErrorCode = keyof typeof FRONT_ERRORS;
@@ -33,6 +37,11 @@ export function statusOfError(code: PorticoErrorCode): number {
 
 export function errorBody(status: number, code: PorticoErrorCode, requestId: string): string {
   return `${status} ${STATUS_CODES[status] ?? 'Error'}\ncode: ${code}\nrequest-id: ${requestId}\n`;
+}
+
+/** A status answered for the upstream (custom-http-errors without an error backend): no error code. */
+export function statusBody(status: number, requestId: string): string {
+  return `${status} ${STATUS_CODES[status] ?? 'Error'}\nrequest-id: ${requestId}\n`;
 }
 
 /** For sockets with no ServerResponse: client errors and refused upgrades. */

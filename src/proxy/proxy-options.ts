@@ -25,6 +25,10 @@ export interface ProxyLimits {
   readonly maxHeaderBytes: number;
   /** connections per upstream origin; undefined: unlimited */
   readonly connectionsPerOrigin: number | undefined;
+  /** status for requests refused by `limit-rps`/`-rpm`/`-connections` (ingress-nginx's default 503; 429 is the other common choice) */
+  readonly limitStatusCode: number;
+  /** client addresses the rate limiter remembers at most (the least recently seen is forgotten first) */
+  readonly maxLimitedClients: number;
 }
 
 export const DEFAULT_PROXY_TIMEOUTS: ProxyTimeouts = Object.freeze({
@@ -40,6 +44,8 @@ export const DEFAULT_PROXY_TIMEOUTS: ProxyTimeouts = Object.freeze({
 export const DEFAULT_PROXY_LIMITS: ProxyLimits = Object.freeze({
   maxHeaderBytes: 16 * 1024,
   connectionsPerOrigin: undefined,
+  limitStatusCode: 503,
+  maxLimitedClients: 100_000,
 });
 
 /** HTTP/2 on the HTTPS listener (the header list limit is `maxHeaderBytes`, as for HTTP/1.1). */

@@ -139,6 +139,18 @@ export class WebSocketProxy {
       this.#refuse(socket, context, 'PORTICO_ERR_FORBIDDEN');
       return;
     }
+    // limit-rps/-rpm count the handshake; limit-connections holds a slot while the socket is open.
+    if (attributes?.limits !== undefined) {
+      const { limiter, limitStatusCode } = this.#forwarder.options;
+      const verdict = limiter.admit(attributes.limits, context.clientIp);
+      if (verdict.kind === 'refused') {
+        const code = verdict.reason === 'rate' ? 'PORTICO_ERR_RATE_LIMITED' : 'PORTICO_ERR_TOO_MANY_CONNECTIONS';
+        this.#refuse(socket, context, code, limitStatusCode);
+        return;
+      }
+      const slot = verdict.connectionKey;
+      if (slot !== undefined) socket.once('close', () => limiter.release(slot));
+    }
     const ref = decision.backend.ref;
     context.service = ref?.service ?? '';
     context.serviceRef = ref ? `${ref.namespace}/${ref.service}:${ref.port}` : undefined;
@@ -234,10 +246,10 @@ export class WebSocketProxy {
     }
   }
 
-  #refuse(socket: Duplex, context: UpgradeContext, code: PorticoErrorCode): void {
+  #refuse(socket: Duplex, context: UpgradeContext, code: PorticoErrorCode, status = statusOfError(code)): void {
     context.error = code;
-    context.status = statusOfError(code);
-    if (socket.writable) socket.end(rawErrorResponse(code, context.requestId));
+    context.status = status;
+    if (socket.writable) socket.end(rawErrorResponse(code, context.requestId, status));
     else socket.destroy();
   }
 

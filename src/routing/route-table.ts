@@ -2,6 +2,7 @@
 // A request reads the table reference once and uses that table to its end.
 
 import type { TlsCertificates } from '../tls/bind-certificates.ts';
+import type { CorsPolicy } from './cors-policy.ts';
 import type { NextUpstreamPolicy } from './next-upstream.ts';
 import type { SourceRange } from './source-range.ts';
 
@@ -121,6 +122,33 @@ export interface RouteAttributes {
   readonly allowSourceRanges?: readonly SourceRange[] | undefined;
   /** `denylist-source-range` */
   readonly denySourceRanges?: readonly SourceRange[] | undefined;
+  /** `enable-cors: "true"` with the `cors-*` annotations; undefined: no CORS handling */
+  readonly cors?: CorsPolicy | undefined;
+  /** `custom-http-errors`: upstream statuses whose response is replaced by the error backend's */
+  readonly customHttpErrors?: readonly number[] | undefined;
+  /**
+   * `default-backend`, resolved by compile (the Service's first port): serves the route when its
+   * backend has no ready endpoint, and answers `customHttpErrors`
+   */
+  readonly defaultBackend?: ResolvedBackend | undefined;
+  /** `limit-rps` / `limit-rpm` / `limit-connections`; undefined: unlimited */
+  readonly limits?: RequestLimits | undefined;
+}
+
+/** Local request limits per client address, one zone per Ingress (ingress-nginx `limit-*`). */
+export interface RequestLimits {
+  /** `ns/name` of the Ingress: its clients are counted apart from other Ingresses' */
+  readonly zone: string;
+  /** requests per second; undefined: none */
+  readonly rps: number | undefined;
+  /** requests per minute; undefined: none */
+  readonly rpm: number | undefined;
+  /** burst = rate × this (`limit-burst-multiplier`, default 5) */
+  readonly burstMultiplier: number;
+  /** requests in flight at once per client address; undefined: none */
+  readonly connections: number | undefined;
+  /** `limit-allowlist` / `limit-whitelist`: client ranges that are never limited */
+  readonly exempt: readonly SourceRange[] | undefined;
 }
 
 /** A linear-time compiled pattern; `exec` returns the groups ($0..$n) or null. */

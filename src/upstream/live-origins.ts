@@ -1,6 +1,7 @@
 // The origins some backend of the current table can still reach: every endpoint listed for a
 // Service port in any condition (a terminating endpoint keeps its pool until it is gone, so
-// its in-flight requests finish), plus ExternalName targets and `service-upstream` ClusterIPs. Pools outside this set close.
+// its in-flight requests finish), plus ExternalName targets and `service-upstream` ClusterIPs, for
+// route, canary, default and `default-backend` annotation backends alike. Pools outside this set close.
 
 import type { ResolvedBackend, RouteTable } from '../routing/route-table.ts';
 import type { EndpointView } from '../runtime/live-state.ts';
@@ -12,7 +13,12 @@ export function collectBackends(table: RouteTable): Set<ResolvedBackend> {
   const hostEntries = [...table.exactHosts.values(), ...table.wildcardHosts.values()];
   if (table.hostless) hostEntries.push(table.hostless);
   for (const entry of hostEntries) {
-    for (const route of entry.routes) backends.add(route.backend);
+    for (const route of entry.routes) {
+      backends.add(route.backend);
+      if (route.canary) backends.add(route.canary.backend);
+      // `default-backend`: error pages and the no-endpoint fallback
+      if (route.attributes.defaultBackend) backends.add(route.attributes.defaultBackend);
+    }
     if (entry.defaultBackend) backends.add(entry.defaultBackend.backend);
   }
   if (table.catchAll) backends.add(table.catchAll.backend);

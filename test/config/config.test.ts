@@ -61,6 +61,17 @@ const rows: readonly Row[] = [
     },
   },
   { name: 'both ports 0 is fine', input: { manifests: [dir], httpPort: '0', adminPort: '0' }, expect: {} },
+  { name: 'limit status code default', input: { manifests: [dir] }, expect: { limitStatusCode: 503 } },
+  {
+    name: 'limit status code 429',
+    input: { manifests: [dir], limitStatusCode: '429' },
+    expect: { limitStatusCode: 429 },
+  },
+  {
+    name: 'limit status code not an error status',
+    input: { manifests: [dir], limitStatusCode: '200' },
+    problems: ['--limit-status-code "200" must be a status from 400 to 599'],
+  },
   {
     name: 'no manifests',
     input: {},

@@ -62,6 +62,9 @@ describe('websocket', () => {
           { path: '/chat', service: 'ws' },
           { path: '/empty', service: 'empty' },
         ]),
+        ingressYaml('limited-sockets', 'ws.test', [{ path: '/limited', service: 'ws' }], {
+          'nginx.ingress.kubernetes.io/limit-connections': '1',
+        }),
       ),
     );
     running = await startProxy(state);
@@ -125,5 +128,27 @@ describe('websocket', () => {
       sockets.map((_socket, index) => `echo:m${index}`),
     );
     for (const { socket } of sockets) socket.close();
+  });
+
+  test('limit-connections: an open WebSocket holds its slot until it closes', async () => {
+    const { socket } = await open(running.port, '/limited/a', 'ws.test');
+    await assert.rejects(open(running.port, '/limited/b', 'ws.test'), (error: Error & { status?: number }) => {
+      assert.equal(error.status, 503);
+      assert.match(error.message, /code: PORTICO_ERR_TOO_MANY_CONNECTIONS/);
+      return true;
+    });
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    socket.close();
+    await closed;
+    // The slot is given back when Portico sees the client socket close, just after.
+    let reopened: Opened | undefined;
+    for (let tries = 0; tries < 50 && reopened === undefined; tries++) {
+      reopened = await open(running.port, '/limited/c', 'ws.test').catch(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return undefined;
+      });
+    }
+    assert.ok(reopened, 'a new WebSocket opens once the first has closed');
+    reopened.socket.close();
   });
 });

@@ -119,6 +119,57 @@ export const ANNOTATION_CATALOG: readonly CatalogEntry[] = Object.freeze([
     status: 'differs',
     note: '403 inside the ranges, checked before the allowlist; client address from the socket only; one bad entry ignores the whole list',
   },
+  {
+    name: 'enable-cors',
+    status: 'differs',
+    note: 'a preflight (OPTIONS with Origin and Access-Control-Request-Method) from an allowed origin gets 204 from Portico, never the backend; the Access-Control-* fields go only on responses to requests with an allowed Origin (ingress-nginx with * adds them to every response and answers every OPTIONS); preflights count against limit-*',
+  },
+  {
+    name: 'cors-allow-origin',
+    status: 'differs',
+    note: 'default *, answered as *; a listed origin (https://*.example.com: one label) is echoed, matched whole and case-insensitively; one bad entry ignores the whole list',
+  },
+  { name: 'cors-allow-methods', status: 'supported', note: 'default GET, PUT, POST, DELETE, PATCH, OPTIONS' },
+  {
+    name: 'cors-allow-headers',
+    status: 'supported',
+    note: 'default DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range,Authorization',
+  },
+  { name: 'cors-expose-headers', status: 'supported', note: 'default none' },
+  { name: 'cors-allow-credentials', status: 'supported', note: 'default true' },
+  { name: 'cors-max-age', status: 'supported', note: 'default 1728000 seconds' },
+  {
+    name: 'custom-http-errors',
+    status: 'differs',
+    note: 'codes 400-599; the upstream answer is dropped and the default-backend asked with GET / (HEAD stays HEAD), no body, X-Code, X-Format, X-Original-URI, X-Namespace, X-Ingress-Name, X-Service-Name, X-Service-Port, X-Request-ID; its body goes out with the original status (ingress-nginx passes on the error backend status); without default-backend Portico answers the status with a short text body (it has no global default backend)',
+  },
+  {
+    name: 'default-backend',
+    status: 'supported',
+    note: 'a Service in the Ingress namespace, its first port; serves the Ingress paths whose Service has no ready endpoint (or does not exist), and custom-http-errors; a missing Service gets a diagnostic and the annotation is ignored',
+  },
+  {
+    name: 'limit-rps',
+    status: 'differs',
+    note: 'per client address and Ingress, in this process (nginx limit_req, nodelay); burst = rate × limit-burst-multiplier; refusals get --limit-status-code (503; 429 if you prefer); at most 100,000 client addresses remembered, least recently seen forgotten first',
+  },
+  { name: 'limit-rpm', status: 'differs', note: 'as limit-rps, per minute; both apply when both are set' },
+  {
+    name: 'limit-connections',
+    status: 'supported',
+    note: 'requests in flight (open WebSockets included) per client address and Ingress, in this process; refusals get --limit-status-code (503)',
+  },
+  { name: 'limit-burst-multiplier', status: 'supported', note: 'default 5' },
+  {
+    name: 'limit-allowlist',
+    status: 'supported',
+    note: 'CIDRs never limited; one bad entry ignores the whole list',
+  },
+  {
+    name: 'limit-whitelist',
+    status: 'supported',
+    note: 'old name of limit-allowlist (which wins when both are set)',
+  },
   ...[...REFUSED_ANNOTATIONS.keys()].map((name) => ({ name, status: 'unsupported' as const, note: SNIPPET_NOTE })),
 ]);
 

@@ -2,6 +2,7 @@
 // (Traefik's habit: one typed table; unset differs from false). A value that does not parse
 // rejects that annotation alone with a diagnostic; nothing from a value becomes config text.
 
+import type { CorsOrigin } from '../../routing/cors-policy.ts';
 import { type NextUpstreamConditions, NO_RETRY_CONDITIONS } from '../../routing/next-upstream.ts';
 import type { BackendProtocol } from '../../routing/route-table.ts';
 import { parseSourceRange, type SourceRange } from '../../routing/source-range.ts';
@@ -231,6 +232,107 @@ export function parseSourceRanges(raw: string): ParsedValue<readonly SourceRange
   return ok(Object.freeze(ranges));
 }
 
+const MAX_LIST_ENTRIES = 100;
+
+/** Splits a comma list; empty entries (`a,,b`, a trailing comma) make it invalid. */
+function splitCommaList(raw: string): string[] | undefined {
+  const entries = raw.split(',').map((entry) => entry.trim());
+  return entries.length <= MAX_LIST_ENTRIES && entries.every((entry) => entry !== '') ? entries : undefined;
+}
+
+// An origin as browsers send it (RFC 6454 section 6.1): scheme://host[:port]; the host may
+// start with `*.` for one label of wildcard, as ingress-nginx allows.
+const CORS_ORIGIN =
+  /^([a-z][a-z0-9+.-]*):\/\/(\*\.)?([a-z0-9]([a-z0-9-]{0,62})(\.[a-z0-9]([a-z0-9-]{0,62}))*)(:\d{1,5})?$/;
+
+/** `cors-allow-origin`: `*`, or a comma list of origins (wildcard subdomains allowed). */
+export function parseCorsOrigins(raw: string): ParsedValue<readonly CorsOrigin[] | '*'> {
+  const entries = splitCommaList(raw);
+  if (entries === undefined) return fail(`must be * or a comma list of origins, got ${JSON.stringify(raw)}`);
+  if (entries.includes('*')) return entries.length === 1 ? ok('*') : fail('mixes * with origins');
+  const origins: CorsOrigin[] = [];
+  for (const entry of entries) {
+    const match = CORS_ORIGIN.exec(entry.toLowerCase());
+    if (!match) return fail(`has ${JSON.stringify(entry)}, which is not an origin such as https://example.com:8443`);
+    origins.push(
+      Object.freeze({
+        scheme: match[1] as string,
+        wildcard: match[2] !== undefined,
+        host: match[3] as string,
+        port: match[7] ?? '',
+      }),
+    );
+  }
+  return ok(Object.freeze(origins));
+}
+
+const METHOD = /^[A-Za-z]{1,32}$/;
+const CORS_HEADER = /^[A-Za-z0-9_-]{1,128}$/;
+
+function parseWordList(raw: string, word: RegExp, what: string, allowStar: boolean): ParsedValue<string> {
+  const entries = splitCommaList(raw);
+  if (entries === undefined || !entries.every((entry) => word.test(entry) || (allowStar && entry === '*')))
+    return fail(`must be a comma list of ${what}, got ${JSON.stringify(raw)}`);
+  return ok(entries.join(', '));
+}
+
+/** `cors-allow-methods`: letters only, as ingress-nginx. */
+export function parseCorsMethods(raw: string): ParsedValue<string> {
+  return parseWordList(raw, METHOD, 'method names', false);
+}
+
+/** `cors-allow-headers`: letters, digits, `_` and `-`, as ingress-nginx. */
+export function parseCorsHeaders(raw: string): ParsedValue<string> {
+  return parseWordList(raw, CORS_HEADER, 'header names', false);
+}
+
+/** `cors-expose-headers`: as the allow list, plus `*`. */
+export function parseCorsExposeHeaders(raw: string): ParsedValue<string> {
+  return parseWordList(raw, CORS_HEADER, 'header names (or *)', true);
+}
+
+/** Whole seconds, 0 to 2^31-1 (`cors-max-age`). */
+export function parseSeconds(raw: string): ParsedValue<number> {
+  const trimmed = raw.trim();
+  if (!/^\d{1,10}$/.test(trimmed) || Number(trimmed) > 2 ** 31 - 1)
+    return fail(`must be whole seconds, got ${JSON.stringify(raw)}`);
+  return ok(Number(trimmed));
+}
+
+/** `custom-http-errors`: a comma list of 4xx/5xx codes. */
+export function parseErrorCodes(raw: string): ParsedValue<readonly number[]> {
+  const entries = splitCommaList(raw);
+  if (entries === undefined || !entries.every((entry) => /^[45]\d\d$/.test(entry)))
+    return fail(`must be a comma list of status codes from 400 to 599, got ${JSON.stringify(raw)}`);
+  return ok(Object.freeze([...new Set(entries.map(Number))]));
+}
+
+const SERVICE_NAME = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** `default-backend`: a Service name (RFC 1035 label) in the Ingress's namespace. */
+export function parseServiceName(raw: string): ParsedValue<string> {
+  const trimmed = raw.trim();
+  return SERVICE_NAME.test(trimmed) ? ok(trimmed) : fail(`must be a Service name, got ${JSON.stringify(raw)}`);
+}
+
+const MAX_LIMIT = 1_000_000;
+
+/** `limit-rps`, `limit-rpm`, `limit-connections`: whole numbers; 0 turns the limit off, as ingress-nginx. */
+export function parseLimit(raw: string): ParsedValue<number> {
+  const trimmed = raw.trim();
+  if (!/^\d{1,7}$/.test(trimmed) || Number(trimmed) > MAX_LIMIT)
+    return fail(`must be a whole number from 0 to ${MAX_LIMIT}, got ${JSON.stringify(raw)}`);
+  return ok(Number(trimmed));
+}
+
+/** `limit-burst-multiplier`: a whole number from 1 to 1000. */
+export function parseBurstMultiplier(raw: string): ParsedValue<number> {
+  const trimmed = raw.trim();
+  if (!/^\d{1,4}$/.test(trimmed) || Number(trimmed) < 1 || Number(trimmed) > 1000)
+    return fail(`must be a whole number from 1 to 1000, got ${JSON.stringify(raw)}`);
+  return ok(Number(trimmed));
+}
+
 /** The attribute annotations of ROUTING.md section 7, in one table. */
 export const ROUTE_ANNOTATIONS = {
   rewriteTarget: { name: 'rewrite-target', parse: parseRewriteTarget },
@@ -259,6 +361,21 @@ export const ROUTE_ANNOTATIONS = {
   whitelistSourceRange: { name: 'whitelist-source-range', parse: parseSourceRanges },
   allowlistSourceRange: { name: 'allowlist-source-range', parse: parseSourceRanges },
   denylistSourceRange: { name: 'denylist-source-range', parse: parseSourceRanges },
+  enableCors: { name: 'enable-cors', parse: parseBoolean },
+  corsAllowOrigin: { name: 'cors-allow-origin', parse: parseCorsOrigins },
+  corsAllowMethods: { name: 'cors-allow-methods', parse: parseCorsMethods },
+  corsAllowHeaders: { name: 'cors-allow-headers', parse: parseCorsHeaders },
+  corsExposeHeaders: { name: 'cors-expose-headers', parse: parseCorsExposeHeaders },
+  corsAllowCredentials: { name: 'cors-allow-credentials', parse: parseBoolean },
+  corsMaxAge: { name: 'cors-max-age', parse: parseSeconds },
+  customHttpErrors: { name: 'custom-http-errors', parse: parseErrorCodes },
+  defaultBackend: { name: 'default-backend', parse: parseServiceName },
+  limitRps: { name: 'limit-rps', parse: parseLimit },
+  limitRpm: { name: 'limit-rpm', parse: parseLimit },
+  limitConnections: { name: 'limit-connections', parse: parseLimit },
+  limitBurstMultiplier: { name: 'limit-burst-multiplier', parse: parseBurstMultiplier },
+  limitAllowlist: { name: 'limit-allowlist', parse: parseSourceRanges },
+  limitWhitelist: { name: 'limit-whitelist', parse: parseSourceRanges },
 } as const satisfies Record<string, AnnotationSpec<unknown>>;
 
 /**

@@ -2,8 +2,9 @@
 
 import type { Diagnostic } from '../../model/diagnostic.ts';
 import type { IngressRecord } from '../../model/records.ts';
+import { CORS_DEFAULTS, type CorsPolicy } from '../../routing/cors-policy.ts';
 import { DEFAULT_NEXT_UPSTREAM, type NextUpstreamPolicy } from '../../routing/next-upstream.ts';
-import type { RouteAttributes } from '../../routing/route-table.ts';
+import type { RequestLimits, RouteAttributes } from '../../routing/route-table.ts';
 import { type AnnotationSpec, NGINX_PREFIX, REFUSED_ANNOTATIONS, ROUTE_ANNOTATIONS } from './annotation-registry.ts';
 import { isCatalogued } from './annotation-catalog.ts';
 import { readAnnotation } from './read-annotation.ts';
@@ -13,6 +14,8 @@ export interface IngressAnnotations {
   /** true when this Ingress's paths are regexes (use-regex or an accepted rewrite-target) */
   readonly regexPaths: boolean;
   readonly diagnostics: readonly Diagnostic[];
+  /** `default-backend`: the Service name, resolved by compile against the Services */
+  readonly defaultBackendService: string | undefined;
 }
 
 export function parseRouteAnnotations(ingress: IngressRecord): IngressAnnotations {
@@ -56,6 +59,7 @@ export function parseRouteAnnotations(ingress: IngressRecord): IngressAnnotation
   const nextUpstream = readNextUpstream(read);
   const whitelist = read(ROUTE_ANNOTATIONS.whitelistSourceRange);
   const allowlist = read(ROUTE_ANNOTATIONS.allowlistSourceRange);
+  const cors = readCors(read);
   const attributes: RouteAttributes = Object.freeze({
     rewriteTarget,
     xForwardedPrefix: read(ROUTE_ANNOTATIONS.xForwardedPrefix),
@@ -77,11 +81,16 @@ export function parseRouteAnnotations(ingress: IngressRecord): IngressAnnotation
     // ingress-nginx reads allowlist-source-range, falling back to the old whitelist name.
     allowSourceRanges: allowlist ?? whitelist,
     denySourceRanges: read(ROUTE_ANNOTATIONS.denylistSourceRange),
+    // The cors-* values are read (and checked) even while CORS is off, so a typo is reported.
+    cors: read(ROUTE_ANNOTATIONS.enableCors) === true ? cors : undefined,
+    customHttpErrors: read(ROUTE_ANNOTATIONS.customHttpErrors),
+    limits: readLimits(ingress, read),
   });
   return {
     attributes,
     regexPaths: useRegex === true || rewriteTarget !== undefined,
     diagnostics,
+    defaultBackendService: read(ROUTE_ANNOTATIONS.defaultBackend),
   };
 }
 
@@ -99,4 +108,34 @@ function readNextUpstream(read: <T>(spec: AnnotationSpec<T>) => T | undefined): 
     tries: tries ?? DEFAULT_NEXT_UPSTREAM.tries,
     timeoutMs: timeoutMs ?? DEFAULT_NEXT_UPSTREAM.timeoutMs,
   });
+}
+
+type Reader = <T>(spec: AnnotationSpec<T>) => T | undefined;
+
+/** The `cors-*` annotations (used only with `enable-cors: "true"`); unset ones take ingress-nginx's defaults. */
+function readCors(read: Reader): CorsPolicy {
+  return Object.freeze({
+    origins: read(ROUTE_ANNOTATIONS.corsAllowOrigin) ?? '*',
+    allowMethods: read(ROUTE_ANNOTATIONS.corsAllowMethods) ?? CORS_DEFAULTS.allowMethods,
+    allowHeaders: read(ROUTE_ANNOTATIONS.corsAllowHeaders) ?? CORS_DEFAULTS.allowHeaders,
+    exposeHeaders: read(ROUTE_ANNOTATIONS.corsExposeHeaders),
+    allowCredentials: read(ROUTE_ANNOTATIONS.corsAllowCredentials) ?? CORS_DEFAULTS.allowCredentials,
+    maxAgeSeconds: read(ROUTE_ANNOTATIONS.corsMaxAge) ?? CORS_DEFAULTS.maxAgeSeconds,
+  });
+}
+
+/** ingress-nginx: `0` turns a limit off; the burst multiplier defaults to 5. */
+const DEFAULT_BURST_MULTIPLIER = 5;
+
+function readLimits(ingress: IngressRecord, read: Reader): RequestLimits | undefined {
+  const positive = (value: number | undefined): number | undefined => (value === 0 ? undefined : value);
+  const rps = positive(read(ROUTE_ANNOTATIONS.limitRps));
+  const rpm = positive(read(ROUTE_ANNOTATIONS.limitRpm));
+  const connections = positive(read(ROUTE_ANNOTATIONS.limitConnections));
+  const burstMultiplier = read(ROUTE_ANNOTATIONS.limitBurstMultiplier) ?? DEFAULT_BURST_MULTIPLIER;
+  // ingress-nginx reads limit-allowlist, falling back to the old limit-whitelist name.
+  const allowlist = read(ROUTE_ANNOTATIONS.limitAllowlist);
+  const whitelist = read(ROUTE_ANNOTATIONS.limitWhitelist);
+  if (rps === undefined && rpm === undefined && connections === undefined) return undefined;
+  return Object.freeze({ zone: ingress.key, rps, rpm, burstMultiplier, connections, exempt: allowlist ?? whitelist });
 }
