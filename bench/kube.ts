@@ -18,17 +18,13 @@ import {
   serviceYaml,
 } from '../e2e/support/kube-objects.ts';
 import { httpGet, PorticoProcess } from '../e2e/support/portico-process.ts';
+import { percentile } from './http/report.ts';
 
 const POLL_INTERVAL_MS = 2;
 const WAIT_LIMIT_MS = 30_000;
 const INGRESS_SAMPLES = 20;
 const SLICE_UPDATES = 100;
 const READY_INGRESSES = 1_000;
-
-function percentile(values: readonly number[], fraction: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1)] as number;
-}
 
 async function until(check: () => Promise<boolean>): Promise<number> {
   const start = performance.now();

@@ -129,9 +129,18 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
 }
 
 /** Peak resident set size in KiB (`VmHWM` in /proc/<pid>/status), or undefined if unreadable. */
-export async function peakRssKib(pid: number): Promise<number | undefined> {
+export function peakRssKib(pid: number): Promise<number | undefined> {
+  return statusKib(pid, 'VmHWM');
+}
+
+/** Resident set size now in KiB (`VmRSS` in /proc/<pid>/status), or undefined if unreadable. */
+export function rssKib(pid: number): Promise<number | undefined> {
+  return statusKib(pid, 'VmRSS');
+}
+
+async function statusKib(pid: number, field: 'VmHWM' | 'VmRSS'): Promise<number | undefined> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  const match = /^VmHWM:\s+(\d+)\s+kB$/m.exec(status);
+  const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, 'm').exec(status);
   return match?.[1] === undefined ? undefined : Number(match[1]);
 }
 

@@ -51,12 +51,14 @@ async function writeConfig(dir: string, name: string, http: string): Promise<str
   return ['-p', dir, '-e', join(dir, `${name}-error.log`), '-c', path];
 }
 
-export function writeBackendConfig(dir: string, listen: Listen): Promise<string[]> {
+/** One server answering on every address given (the pods of one Deployment, for `bench:churn`). */
+export function writeBackendConfig(dir: string, listen: Listen | readonly Listen[]): Promise<string[]> {
+  const listens = (Array.isArray(listen) ? listen : [listen]) as readonly Listen[];
   return writeConfig(
     dir,
     'backend',
     `  server {
-    listen ${listen.host}:${listen.port};
+${listens.map((each) => `    listen ${each.host}:${each.port};`).join('\n')}
     location / {
       default_type text/plain;
       return 200 "${BACKEND_BODY}";

@@ -39,6 +39,23 @@ export function median(values: readonly number[]): number {
     : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
+/** The value below which `fraction` of the values lie (nearest rank); NaN for none. */
+export function percentile(values: readonly number[], fraction: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1))] as number;
+}
+
+/** A plain-text table: the first column left-aligned, the others right-aligned, a rule under the header. */
+export function formatColumns(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]?.length ?? 0)));
+  const render = (cells: readonly string[]): string =>
+    cells
+      .map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0)))
+      .join('  ');
+  return [render(header), widths.map((width) => '-'.repeat(width)).join('  '), ...rows.map(render)].join('\n');
+}
+
 const defined = (values: readonly (number | undefined)[]): number[] =>
   values.filter((value): value is number => value !== undefined);
 
@@ -94,14 +111,7 @@ export function formatTable(rows: readonly Row[], proxyCore: string, pacedRate: 
       row.rssKib === undefined ? '?' : `${(row.rssKib / 1024).toFixed(1)} MiB`,
     ];
   });
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...lines.map((line) => line[column]?.length ?? 0)),
-  );
-  const render = (cells: readonly string[]): string =>
-    cells
-      .map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0)))
-      .join('  ');
-  return [render(header), widths.map((width) => '-'.repeat(width)).join('  '), ...lines.map(render)].join('\n');
+  return formatColumns(header, lines);
 }
 
 export const TABLE_NOTES = [

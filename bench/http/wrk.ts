@@ -33,6 +33,12 @@ export interface WrkResult {
   readonly maxMs: number;
   /** socket errors plus responses outside 2xx/3xx: a fast failure must not pass for throughput */
   readonly errors: number;
+  /** responses with a status of 400 or more (wrk counts no 1xx or 3xx as errors) */
+  readonly statusErrors: number;
+  /** connect, read and write errors */
+  readonly socketErrors: number;
+  /** requests without a response within wrk's timeout (2 s unless `--timeout`) */
+  readonly timeouts: number;
 }
 
 const MARKER = 'PORTICO_WRK_RESULT ';
@@ -40,8 +46,8 @@ const MARKER = 'PORTICO_WRK_RESULT ';
 const DONE_HOOK = `done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    "${MARKER}{\\"requests\\":%.0f,\\"durationUs\\":%.0f,\\"errors\\":%.0f,\\"p50Us\\":%.0f,\\"p99Us\\":%.0f,\\"maxUs\\":%.0f}\\n",
-    summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout,
+    "${MARKER}{\\"requests\\":%.0f,\\"durationUs\\":%.0f,\\"errors\\":%.0f,\\"statusErrors\\":%.0f,\\"timeouts\\":%.0f,\\"p50Us\\":%.0f,\\"p99Us\\":%.0f,\\"maxUs\\":%.0f}\\n",
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout, e.status, e.timeout,
     latency:percentile(50), latency:percentile(99), latency.max))
 end
 `;
@@ -91,5 +97,8 @@ export function parseWrkOutput(output: string): WrkResult {
     p99Ms: field('p99Us') / 1000,
     maxMs: field('maxUs') / 1000,
     errors: field('errors'),
+    statusErrors: field('statusErrors'),
+    socketErrors: field('errors') - field('statusErrors') - field('timeouts'),
+    timeouts: field('timeouts'),
   };
 }

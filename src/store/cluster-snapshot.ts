@@ -1,7 +1,9 @@
 // An immutable view of every object Portico has read. `applyChange` returns a new snapshot
 // (structural sharing per kind) and says whether the change can alter routing, so that
-// EndpointSlice-only changes skip the compile (ARCHITECTURE.md data flow).
+// EndpointSlice-only changes skip the compile (ARCHITECTURE.md data flow), and so do Ingress
+// updates that change only the Ingress's status.
 
+import { isDeepStrictEqual } from 'node:util';
 import type {
   ClusterRecord,
   ClusterRecordKind,
@@ -27,7 +29,7 @@ export type ClusterChange =
 
 export interface AppliedChange {
   readonly snapshot: ClusterSnapshot;
-  /** true when the change may alter the compiled routes (anything but EndpointSlices) */
+  /** true when the change may alter the compiled routes (anything but EndpointSlices and Ingress status) */
   readonly routesChanged: boolean;
   readonly endpointsChanged: boolean;
 }
@@ -63,6 +65,7 @@ export function snapshotFromRecords(records: Iterable<ClusterRecord>): ClusterSn
  */
 export function applyChanges(snapshot: ClusterSnapshot, changes: Iterable<ClusterChange>): AppliedChange {
   const copies = new Map<CollectionName, Map<ObjectKey, ClusterRecord>>();
+  let stored = false;
   let routesChanged = false;
   let endpointsChanged = false;
   for (const change of changes) {
@@ -73,36 +76,35 @@ export function applyChanges(snapshot: ClusterSnapshot, changes: Iterable<Cluste
       collection = new Map(snapshot[collectionName] as ReadonlyMap<ObjectKey, ClusterRecord>);
       copies.set(collectionName, collection);
     }
-    let changed: boolean;
+    let previous: ClusterRecord | undefined;
     if (change.type === 'upsert') {
-      changed = collection.get(change.record.key) !== change.record;
-      if (changed) collection.set(change.record.key, change.record);
+      previous = collection.get(change.record.key);
+      if (previous === change.record) continue;
+      collection.set(change.record.key, change.record);
     } else {
-      changed = collection.delete(change.key);
+      previous = collection.get(change.key);
+      if (!collection.delete(change.key)) continue;
     }
-    if (!changed) continue;
+    stored = true;
     if (kind === 'EndpointSlice') endpointsChanged = true;
-    else routesChanged = true;
+    else if (!routesChanged && !isStatusOnlyUpdate(previous, change)) routesChanged = true;
   }
-  if (!routesChanged && !endpointsChanged) return { snapshot, routesChanged, endpointsChanged };
+  if (!stored) return { snapshot, routesChanged, endpointsChanged };
   return { snapshot: Object.freeze({ ...snapshot, ...Object.fromEntries(copies) }), routesChanged, endpointsChanged };
 }
 
+/**
+ * An Ingress update that differs from the stored record only in `statusAddresses`. compile never
+ * reads an Ingress's status (the status writer does, from the snapshot, so the record is still
+ * stored); without this, each status the leader writes comes back through the watch and rebuilds
+ * the whole table, once per Ingress at start. A Service's status is not treated so: its
+ * load-balancer addresses are what --publish-service copies into Ingress status.
+ */
+function isStatusOnlyUpdate(previous: ClusterRecord | undefined, change: ClusterChange): boolean {
+  if (change.type !== 'upsert' || change.record.kind !== 'Ingress' || previous?.kind !== 'Ingress') return false;
+  return isDeepStrictEqual({ ...previous, statusAddresses: [] }, { ...change.record, statusAddresses: [] });
+}
+
 export function applyChange(snapshot: ClusterSnapshot, change: ClusterChange): AppliedChange {
-  const kind = change.type === 'upsert' ? change.record.kind : change.kind;
-  const key = change.type === 'upsert' ? change.record.key : change.key;
-  const collectionName = COLLECTION_OF[kind];
-  const current = snapshot[collectionName] as ReadonlyMap<ObjectKey, ClusterRecord>;
-  if (change.type === 'delete' && !current.has(key)) {
-    return { snapshot, routesChanged: false, endpointsChanged: false };
-  }
-  const next = new Map(current);
-  if (change.type === 'upsert') next.set(key, change.record);
-  else next.delete(key);
-  const isEndpoints = kind === 'EndpointSlice';
-  return {
-    snapshot: Object.freeze({ ...snapshot, [collectionName]: next }),
-    routesChanged: !isEndpoints,
-    endpointsChanged: isEndpoints,
-  };
+  return applyChanges(snapshot, [change]);
 }

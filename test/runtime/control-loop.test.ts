@@ -199,6 +199,20 @@ describe('control loop', () => {
     assert.equal(await metricValue(registry, 'portico_diagnostics_reported_total', { code }), 2);
   });
 
+  it('an Ingress status written back (status-only update) builds nothing; the new status is kept', () => {
+    const { clock, loop } = setup();
+    const served = ingress('/', 'web');
+    loop.apply({ type: 'upsert', record: served });
+    loop.markSynced();
+    const before = loop.routing();
+    assert.equal(served.kind, 'Ingress');
+    const withStatus = { ...served, statusAddresses: [{ ip: '192.0.2.1', hostname: undefined }] } as ClusterRecord;
+    loop.apply({ type: 'upsert', record: withStatus });
+    clock.advance(1_000);
+    assert.equal(loop.routing(), before, 'no rebuild for a status-only update');
+    assert.equal(loop.snapshot.ingresses.get(served.key), withStatus);
+  });
+
   it('counts builds and records their duration and generation', async () => {
     const { clock, loop, registry } = setup();
     loop.markSynced();
@@ -228,7 +242,8 @@ describe('control loop', () => {
     assert.equal(await metricValue(registry, 'portico_table_builds_total', { result: 'error' }), 1);
     assert.ok(lines.some((line) => line.level === LEVEL.error));
     fail = false;
-    loop.apply({ type: 'upsert', record: ingress('/', 'web2') });
+    // A real edit: an update equal to the stored record (status aside) is no route change.
+    loop.apply({ type: 'upsert', record: ingress('/', 'web') });
     clock.advance(100);
     assert.equal(loop.routing().generation, 2);
   });

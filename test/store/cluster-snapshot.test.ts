@@ -50,3 +50,49 @@ describe('cluster snapshot', () => {
     assert.deepEqual([same.routesChanged, same.endpointsChanged], [false, false]);
   });
 });
+
+describe('cluster snapshot: what counts as a route change', () => {
+  const ingress = (status: unknown, host = 'a.example') =>
+    record({
+      kind: 'Ingress',
+      metadata: { name: 'web', namespace: 'x', annotations: { 'nginx.ingress.kubernetes.io/ssl-redirect': 'false' } },
+      spec: {
+        rules: [
+          {
+            host,
+            http: {
+              paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'a', port: { number: 80 } } } }],
+            },
+          },
+        ],
+      },
+      status,
+    });
+
+  // The status writer's own write comes back through the watch as an Ingress update that
+  // changes nothing compile reads; it used to rebuild the whole table once per written Ingress.
+  it('an Ingress update that changes only its status is stored, but is no route change', () => {
+    const before = snapshotFromRecords([service, ingress({})]);
+    const written = ingress({ loadBalancer: { ingress: [{ ip: '192.0.2.1' }] } });
+    const applied = applyChanges(before, [{ type: 'upsert', record: written }]);
+    assert.deepEqual([applied.routesChanged, applied.endpointsChanged], [false, false]);
+    // status-writer plans from the snapshot's statuses: the new one must be there
+    assert.equal(applied.snapshot.ingresses.get('x/web'), written);
+    assert.equal(before.ingresses.get('x/web')?.statusAddresses.length, 0);
+  });
+
+  it('an Ingress update that changes its spec as well as its status is a route change', () => {
+    const before = snapshotFromRecords([service, ingress({})]);
+    const edited = ingress({ loadBalancer: { ingress: [{ ip: '192.0.2.1' }] } }, 'b.example');
+    assert.equal(applyChanges(before, [{ type: 'upsert', record: edited }]).routesChanged, true);
+    assert.equal(applyChange(before, { type: 'upsert', record: edited }).routesChanged, true);
+  });
+
+  it('a new Ingress is a route change, whatever its status', () => {
+    const written = ingress({ loadBalancer: { ingress: [{ ip: '192.0.2.1' }] } });
+    assert.equal(
+      applyChanges(snapshotFromRecords([service]), [{ type: 'upsert', record: written }]).routesChanged,
+      true,
+    );
+  });
+});
