@@ -2,12 +2,15 @@
 // (tests make their own registry; the process has one).
 
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { type RequestLabel, RequestSeries } from './request-series.ts';
 
 export interface PorticoMetrics {
   readonly registry: Registry;
-  /** labels: ingress, namespace, service, status_class (2xx..5xx) */
-  readonly requests: Counter<'ingress' | 'namespace' | 'service' | 'status_class'>;
-  readonly requestDuration: Histogram<'ingress' | 'namespace' | 'service' | 'status_class'>;
+  /** labels: ingress, namespace, service, status_class (2xx..5xx); filled from `requestSeries` at scrape time */
+  readonly requests: Counter<RequestLabel>;
+  readonly requestDuration: Histogram<RequestLabel>;
+  /** where the proxy counts requests (`observe`), read by the two metrics above when scraped */
+  readonly requestSeries: RequestSeries;
   /** labels: reason (refused, reset, timeout, ...) */
   readonly upstreamConnectErrors: Counter<'reason'>;
   readonly retries: Counter<'namespace' | 'service'>;
@@ -20,6 +23,8 @@ export interface PorticoMetrics {
 
 export function createMetrics(registry: Registry): PorticoMetrics {
   const requestLabels = ['ingress', 'namespace', 'service', 'status_class'] as const;
+  const durationBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+  const requestSeries = new RequestSeries(durationBuckets);
   return {
     registry,
     requests: new Counter({
@@ -27,14 +32,21 @@ export function createMetrics(registry: Registry): PorticoMetrics {
       help: 'Requests answered, by Ingress, Service and status class',
       labelNames: requestLabels,
       registers: [registry],
+      collect() {
+        requestSeries.collectCount(this);
+      },
     }),
     requestDuration: new Histogram({
       name: 'portico_request_duration_seconds',
       help: 'Time from request received to response finished',
       labelNames: requestLabels,
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      buckets: durationBuckets,
       registers: [registry],
+      collect() {
+        requestSeries.collectDuration(this);
+      },
     }),
+    requestSeries,
     upstreamConnectErrors: new Counter({
       name: 'portico_upstream_connect_errors_total',
       help: 'Failed connections to upstream endpoints, by reason',
