@@ -101,13 +101,11 @@ export function upstreamRequestHeaders(headers: IncomingHttpHeaders, facts: Forw
  * listener's fields (lowercase names), which replace the upstream's of the same name.
  */
 export function clientResponseHeaders(raw: readonly (Buffer | string)[], own: readonly string[] = []): string[] {
+  // One pass decodes each name once; a Connection field (nginx sends `keep-alive` on every
+  // response) can only name fields once it is seen, so the rare one naming others is applied
+  // to the collected list afterwards.
   let named: ReadonlySet<string> | undefined;
-  for (let index = 0; index < raw.length; index += 2) {
-    if (String(raw[index]).toLowerCase() === 'connection') {
-      named = connectionTokens(String(raw[index + 1]));
-      break;
-    }
-  }
+  let namedSeen = false;
   const out: string[] = [];
   for (let index = 0; index < raw.length; index += 2) {
     const nameField = raw[index];
@@ -115,10 +113,25 @@ export function clientResponseHeaders(raw: readonly (Buffer | string)[], own: re
     if (nameField === undefined || valueField === undefined) break;
     const name = typeof nameField === 'string' ? nameField : nameField.toString('latin1');
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || named?.has(lower) || (own.length > 0 && ownsField(own, lower))) continue;
-    out.push(name, typeof valueField === 'string' ? valueField : valueField.toString('latin1'));
+    const value = typeof valueField === 'string' ? valueField : valueField.toString('latin1');
+    if (lower === 'connection' && !namedSeen) {
+      namedSeen = true;
+      named = connectionTokens(value);
+    }
+    if (HOP_BY_HOP.has(lower) || (own.length > 0 && ownsField(own, lower))) continue;
+    out.push(name, value);
   }
-  for (const field of own) out.push(field);
+  const kept = named === undefined ? out : withoutNamed(out, named);
+  for (const field of own) kept.push(field);
+  return kept;
+}
+
+function withoutNamed(fields: readonly string[], named: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (let index = 0; index < fields.length; index += 2) {
+    const name = fields[index] as string;
+    if (!named.has(name.toLowerCase())) out.push(name, fields[index + 1] as string);
+  }
   return out;
 }
 

@@ -97,4 +97,26 @@ describe('clientResponseHeaders', () => {
       'b=2',
     ]);
   });
+
+  test("drops a field that Connection names after it, and lets the listener's own fields replace the upstream's", () => {
+    const raw = [
+      'X-Hop',
+      'early',
+      'Strict-Transport-Security',
+      'max-age=1',
+      'Server',
+      'nginx',
+      'connection',
+      'X-Hop',
+      'Connection',
+      'Server',
+    ].map((text) => Buffer.from(text, 'latin1'));
+    assert.deepEqual(clientResponseHeaders(raw, ['strict-transport-security', 'max-age=31536000']), [
+      'Server',
+      'nginx',
+      'strict-transport-security',
+      'max-age=31536000',
+    ]);
+    assert.deepEqual(clientResponseHeaders(['Server', 'nginx', 'Connection', 'keep-alive']), ['Server', 'nginx']);
+  });
 });
