@@ -10,8 +10,8 @@
 // Options: --duration <s> (5) --warmup <s> (3) --rounds <n> (5) --connections <n> (50)
 //          --only <keys> (portico,portico-log,reply-from)
 //          --also <dir> (repeatable: a Portico source tree with node_modules to compare)
-//          --node-flags "<flags>" (extra node flags for every Portico, e.g. GC sizes)
-//          --flags-variant "<flags>" (repeatable: one more Portico from this tree with these node flags)
+//          --node-flags="<flags>" (with "=", as the flags start with "-"; extra node flags for every Portico, e.g. GC sizes)
+//          --flags-variant="<flags>" (repeatable: one more Portico from this tree with these node flags)
 
 import { spawnSync } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
@@ -44,7 +44,7 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   console.log(
     'usage: npm run bench:cost -- [--duration 5] [--warmup 3] [--rounds 5] [--connections 50] ' +
-      '[--only portico,portico-log,reply-from] [--also <portico source tree>]... [--node-flags "--max-semi-space-size=16"]',
+      '[--only portico,portico-log,reply-from] [--also <portico source tree>]... [--node-flags="--max-semi-space-size=16"] [--flags-variant="..."]...',
   );
   process.exit(0);
 }
