@@ -113,6 +113,7 @@ export function resolveBackend(
       targetPortNumber: typeof servicePort.targetPort === 'number' ? servicePort.targetPort : undefined,
       appProtocol: servicePort.appProtocol,
       sessionAffinity: service.sessionAffinity,
+      serviceUid: service.uid,
       upstream: upstreamProtocol,
     },
     diagnostic,

@@ -78,6 +78,8 @@ export interface ServiceRecord {
   readonly namespace: string;
   readonly name: string;
   readonly key: ObjectKey;
+  /** metadata.uid: keys persistent affinity cookies (src/endpoints/cookie-affinity.ts) */
+  readonly uid?: string | undefined;
   readonly type: string;
   readonly clusterIP: string | undefined;
   readonly externalName: string | undefined;

@@ -151,6 +151,7 @@ function normalizeService(object: JsonObject, namespace: string, name: string): 
     namespace,
     name,
     key: objectKey(namespace, name),
+    uid: asString(asObject(object.metadata)?.uid),
     type: asString(spec.type) ?? 'ClusterIP',
     clusterIP: asString(spec.clusterIP),
     externalName: asString(spec.externalName),

@@ -1,8 +1,10 @@
 // The compiled routing table: immutable data built by compile and read by every request.
 // A request reads the table reference once and uses that table to its end.
 
+import type { LoadBalanceAlgorithm } from '../endpoints/endpoint-picker.ts';
 import type { TlsCertificates } from '../tls/bind-certificates.ts';
 import type { CorsPolicy } from './cors-policy.ts';
+import type { HashKeyTemplate } from './hash-key.ts';
 import type { NextUpstreamPolicy } from './next-upstream.ts';
 import type { SourceRange } from './source-range.ts';
 
@@ -66,6 +68,8 @@ export type ResolvedBackend =
       readonly targetPortNumber: number | undefined;
       readonly appProtocol: string | undefined;
       readonly sessionAffinity: 'None' | 'ClientIP';
+      /** the Service's metadata.uid: the key of persistent affinity cookies (cookie-affinity.ts) */
+      readonly serviceUid?: string | undefined;
       readonly upstream: UpstreamProtocol;
     }
   | {
@@ -89,6 +93,26 @@ export type ResolvedBackend =
       readonly ref: BackendRef | undefined;
       readonly reason: string;
     };
+
+export type CookieSameSite = 'Strict' | 'Lax' | 'None';
+
+/** `affinity: cookie` and its `session-cookie-*` family. */
+export interface SessionCookieSettings {
+  readonly name: string;
+  readonly mode: 'balanced' | 'persistent';
+  /** `session-cookie-path`; undefined: the matched route's path (`/` for a regex route) */
+  readonly path: string | undefined;
+  readonly domain: string | undefined;
+  readonly maxAgeSeconds: number | undefined;
+  readonly expiresSeconds: number | undefined;
+  readonly sameSite: CookieSameSite | undefined;
+  /** leave SameSite=None off for browsers known to reject it */
+  readonly conditionalSameSiteNone: boolean;
+  /** Secure even on plain HTTP */
+  readonly secure: boolean;
+  /** a retry after a failure moves the session to the endpoint that answered */
+  readonly changeOnFailure: boolean;
+}
 
 /** Per-route behaviour taken from annotations; unset fields mean "not configured". */
 export interface RouteAttributes {
@@ -133,6 +157,12 @@ export interface RouteAttributes {
   readonly defaultBackend?: ResolvedBackend | undefined;
   /** `limit-rps` / `limit-rpm` / `limit-connections`; undefined: unlimited */
   readonly limits?: RequestLimits | undefined;
+  /** `affinity: cookie`; wins over upstream-hash-by and the Service's ClientIP affinity */
+  readonly sessionCookie?: SessionCookieSettings | undefined;
+  /** `upstream-hash-by`; wins over the Service's ClientIP affinity */
+  readonly upstreamHashBy?: HashKeyTemplate | undefined;
+  /** `load-balance`; undefined: the global `--load-balance` */
+  readonly loadBalance?: LoadBalanceAlgorithm | undefined;
 }
 
 /** Local request limits per client address, one zone per Ingress (ingress-nginx `limit-*`). */

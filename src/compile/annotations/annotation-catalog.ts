@@ -3,7 +3,12 @@
 // and any other `nginx.ingress.kubernetes.io/*` annotation gets a generic
 // UnsupportedAnnotation diagnostic, so nothing on an Ingress is silently ignored.
 
-import { CANARY_ANNOTATIONS, REFUSED_ANNOTATIONS, ROUTE_ANNOTATIONS } from './annotation-registry.ts';
+import {
+  CANARY_ANNOTATIONS,
+  REFUSED_ANNOTATIONS,
+  ROUTE_ANNOTATIONS,
+  SELECTION_ANNOTATIONS,
+} from './annotation-registry.ts';
 
 export type AnnotationStatus = 'supported' | 'differs' | 'unsupported';
 
@@ -170,16 +175,89 @@ export const ANNOTATION_CATALOG: readonly CatalogEntry[] = Object.freeze([
     status: 'supported',
     note: 'old name of limit-allowlist (which wins when both are set)',
   },
+  {
+    name: 'affinity',
+    status: 'differs',
+    note: 'cookie only (as ingress-nginx); the cookie value never reveals the endpoint (see Session affinity); WebSocket upgrades follow the cookie but get no Set-Cookie on the 101',
+  },
+  {
+    name: 'affinity-mode',
+    status: 'differs',
+    note: "persistent: moves only when its endpoint leaves; balanced (default): rendezvous hashing, so a scale-up moves about 1/n of sessions rather than ingress-nginx's ring share",
+  },
+  {
+    name: 'affinity-canary-behavior',
+    status: 'unsupported',
+    note: 'the canary decision comes first; a persistent cookie set by the main backend does not keep a session off a weighted canary',
+  },
+  { name: 'session-cookie-name', status: 'supported', note: 'default INGRESSCOOKIE' },
+  {
+    name: 'session-cookie-path',
+    status: 'supported',
+    note: 'default: the matched path; with regex paths it is needed (a diagnostic, and Path=/, without it)',
+  },
+  { name: 'session-cookie-domain', status: 'supported', note: '' },
+  { name: 'session-cookie-max-age', status: 'supported', note: 'whole seconds' },
+  { name: 'session-cookie-expires', status: 'supported', note: 'whole seconds from now' },
+  {
+    name: 'session-cookie-samesite',
+    status: 'supported',
+    note: 'Strict, Lax or None; None adds Secure, which browsers require',
+  },
+  {
+    name: 'session-cookie-conditional-samesite-none',
+    status: 'supported',
+    note: 'SameSite=None is left off for the browsers Chromium lists as rejecting it',
+  },
+  { name: 'session-cookie-secure', status: 'supported', note: 'cookies on HTTPS requests are Secure anyway' },
+  {
+    name: 'session-cookie-change-on-failure',
+    status: 'differs',
+    note: 'a failed attempt is retried on another endpoint either way; with "true" the session moves there (new cookie)',
+  },
+  {
+    name: 'session-cookie-hash',
+    status: 'unsupported',
+    note: 'removed from ingress-nginx; the value is always a keyed SHA-256 HMAC (persistent) or a random key (balanced)',
+  },
+  {
+    name: 'upstream-hash-by',
+    status: 'differs',
+    note: 'rendezvous hashing; variables $remote_addr, $request_uri, $http_<name>, $cookie_<name> with literal text; any other variable is refused with a diagnostic',
+  },
+  {
+    name: 'upstream-hash-by-subset',
+    status: 'unsupported',
+    note: 'hashing to a subset then picking at random within it trades stickiness for spread; use upstream-hash-by',
+  },
+  {
+    name: 'upstream-hash-by-subset-size',
+    status: 'unsupported',
+    note: 'belongs to upstream-hash-by-subset, which is not supported',
+  },
+  {
+    name: 'load-balance',
+    status: 'supported',
+    note: 'round_robin or ewma; the retired least_conn, ip_hash and chash are refused with a diagnostic',
+  },
   ...[...REFUSED_ANNOTATIONS.keys()].map((name) => ({ name, status: 'unsupported' as const, note: SNIPPET_NOTE })),
 ]);
 
 /** Names the compiler reads (supported or differing): every spec of the registry. */
 export function registryAnnotationNames(): string[] {
-  return [...Object.values(ROUTE_ANNOTATIONS), ...Object.values(CANARY_ANNOTATIONS)].map((spec) => spec.name);
+  return [
+    ...Object.values(ROUTE_ANNOTATIONS),
+    ...Object.values(CANARY_ANNOTATIONS),
+    ...Object.values(SELECTION_ANNOTATIONS),
+  ].map((spec) => spec.name);
 }
 
-const KNOWN = new Set(ANNOTATION_CATALOG.map((entry) => entry.name));
+const KNOWN: ReadonlyMap<string, CatalogEntry> = new Map(ANNOTATION_CATALOG.map((entry) => [entry.name, entry]));
 
 export function isCatalogued(name: string): boolean {
   return KNOWN.has(name);
+}
+
+export function catalogEntry(name: string): CatalogEntry | undefined {
+  return KNOWN.get(name);
 }

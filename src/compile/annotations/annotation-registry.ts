@@ -2,9 +2,11 @@
 // (Traefik's habit: one typed table; unset differs from false). A value that does not parse
 // rejects that annotation alone with a diagnostic; nothing from a value becomes config text.
 
+import type { LoadBalanceAlgorithm } from '../../endpoints/endpoint-picker.ts';
 import type { CorsOrigin } from '../../routing/cors-policy.ts';
+import { type HashKeyTemplate, parseHashKeyTemplate } from '../../routing/hash-key.ts';
 import { type NextUpstreamConditions, NO_RETRY_CONDITIONS } from '../../routing/next-upstream.ts';
-import type { BackendProtocol } from '../../routing/route-table.ts';
+import type { BackendProtocol, CookieSameSite } from '../../routing/route-table.ts';
 import { parseSourceRange, type SourceRange } from '../../routing/source-range.ts';
 
 export const NGINX_PREFIX = 'nginx.ingress.kubernetes.io/';
@@ -333,6 +335,73 @@ export function parseBurstMultiplier(raw: string): ParsedValue<number> {
   return ok(Number(trimmed));
 }
 
+/** `affinity`: ingress-nginx knows only `cookie`. */
+export function parseAffinity(raw: string): ParsedValue<'cookie'> {
+  return raw.trim() === 'cookie'
+    ? ok('cookie')
+    : fail(`must be "cookie" (the only affinity type), got ${JSON.stringify(raw)}`);
+}
+
+export function parseAffinityMode(raw: string): ParsedValue<'balanced' | 'persistent'> {
+  const value = raw.trim();
+  return value === 'balanced' || value === 'persistent'
+    ? ok(value)
+    : fail(`must be "balanced" or "persistent", got ${JSON.stringify(raw)}`);
+}
+
+// A cookie Path: a URL path without `;` or `,` (which would end the attribute, RFC 6265
+// section 4.1.1), so a value can never add attributes of its own.
+const COOKIE_PATH = /^\/[A-Za-z0-9\-._~!$&'()*+=:@/%]*$/;
+
+export function parseCookiePath(raw: string): ParsedValue<string> {
+  if (raw.length > MAX_PATH_VALUE_LENGTH) return fail(`is longer than ${MAX_PATH_VALUE_LENGTH} characters`);
+  return COOKIE_PATH.test(raw)
+    ? ok(raw)
+    : fail(`must be a URL path starting with / without ; or , got ${JSON.stringify(raw)}`);
+}
+
+const COOKIE_DOMAIN = /^\.?[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/;
+
+export function parseCookieDomain(raw: string): ParsedValue<string> {
+  return raw.length <= 254 && COOKIE_DOMAIN.test(raw)
+    ? ok(raw.toLowerCase())
+    : fail(`must be a domain name, got ${JSON.stringify(raw)}`);
+}
+
+const MAX_COOKIE_SECONDS = 2_147_483_647;
+
+/** `session-cookie-max-age` / `-expires`: whole seconds, at least 1. */
+export function parseCookieSeconds(raw: string): ParsedValue<number> {
+  const trimmed = raw.trim();
+  return /^\d{1,10}$/.test(trimmed) && Number(trimmed) >= 1 && Number(trimmed) <= MAX_COOKIE_SECONDS
+    ? ok(Number(trimmed))
+    : fail(`must be whole seconds from 1 to ${MAX_COOKIE_SECONDS}, got ${JSON.stringify(raw)}`);
+}
+
+export function parseSameSite(raw: string): ParsedValue<CookieSameSite> {
+  const value = raw.trim().toLowerCase();
+  if (value === 'strict') return ok('Strict');
+  if (value === 'lax') return ok('Lax');
+  if (value === 'none') return ok('None');
+  return fail(`must be Strict, Lax or None, got ${JSON.stringify(raw)}`);
+}
+
+/** `upstream-hash-by`: see src/routing/hash-key.ts for the variables Portico evaluates. */
+export function parseUpstreamHashBy(raw: string): ParsedValue<HashKeyTemplate> {
+  const parsed = parseHashKeyTemplate(raw.trim());
+  return parsed.ok ? ok(parsed.template) : fail(parsed.reason);
+}
+
+/** `load-balance` per Ingress; the algorithms ingress-nginx dropped are named as such. */
+export function parseLoadBalance(raw: string): ParsedValue<LoadBalanceAlgorithm> {
+  const value = raw.trim();
+  if (value === 'round_robin' || value === 'ewma') return ok(value);
+  if (value === 'ip_hash') return fail('"ip_hash" is not supported: use upstream-hash-by: "$remote_addr"');
+  if (value === 'least_conn' || value === 'chash' || value === 'sticky')
+    return fail(`${JSON.stringify(raw)} is not supported: use round_robin or ewma (or upstream-hash-by / affinity)`);
+  return fail(`must be round_robin or ewma, got ${JSON.stringify(raw)}`);
+}
+
 /** The attribute annotations of ROUTING.md section 7, in one table. */
 export const ROUTE_ANNOTATIONS = {
   rewriteTarget: { name: 'rewrite-target', parse: parseRewriteTarget },
@@ -376,6 +445,23 @@ export const ROUTE_ANNOTATIONS = {
   limitBurstMultiplier: { name: 'limit-burst-multiplier', parse: parseBurstMultiplier },
   limitAllowlist: { name: 'limit-allowlist', parse: parseSourceRanges },
   limitWhitelist: { name: 'limit-whitelist', parse: parseSourceRanges },
+} as const satisfies Record<string, AnnotationSpec<unknown>>;
+
+/** Endpoint selection: cookie affinity, consistent hashing, the balancing algorithm. */
+export const SELECTION_ANNOTATIONS = {
+  affinity: { name: 'affinity', parse: parseAffinity },
+  affinityMode: { name: 'affinity-mode', parse: parseAffinityMode },
+  cookieName: { name: 'session-cookie-name', parse: parseToken },
+  cookiePath: { name: 'session-cookie-path', parse: parseCookiePath },
+  cookieDomain: { name: 'session-cookie-domain', parse: parseCookieDomain },
+  cookieMaxAge: { name: 'session-cookie-max-age', parse: parseCookieSeconds },
+  cookieExpires: { name: 'session-cookie-expires', parse: parseCookieSeconds },
+  cookieSameSite: { name: 'session-cookie-samesite', parse: parseSameSite },
+  cookieConditionalSameSiteNone: { name: 'session-cookie-conditional-samesite-none', parse: parseBoolean },
+  cookieSecure: { name: 'session-cookie-secure', parse: parseBoolean },
+  cookieChangeOnFailure: { name: 'session-cookie-change-on-failure', parse: parseBoolean },
+  upstreamHashBy: { name: 'upstream-hash-by', parse: parseUpstreamHashBy },
+  loadBalance: { name: 'load-balance', parse: parseLoadBalance },
 } as const satisfies Record<string, AnnotationSpec<unknown>>;
 
 /**

@@ -6,7 +6,8 @@ import { CORS_DEFAULTS, type CorsPolicy } from '../../routing/cors-policy.ts';
 import { DEFAULT_NEXT_UPSTREAM, type NextUpstreamPolicy } from '../../routing/next-upstream.ts';
 import type { RequestLimits, RouteAttributes } from '../../routing/route-table.ts';
 import { type AnnotationSpec, NGINX_PREFIX, REFUSED_ANNOTATIONS, ROUTE_ANNOTATIONS } from './annotation-registry.ts';
-import { isCatalogued } from './annotation-catalog.ts';
+import { catalogEntry } from './annotation-catalog.ts';
+import { parseSelectionAnnotations } from './parse-selection-annotations.ts';
 import { readAnnotation } from './read-annotation.ts';
 
 export interface IngressAnnotations {
@@ -25,11 +26,19 @@ export function parseRouteAnnotations(ingress: IngressRecord): IngressAnnotation
   for (const key of Object.keys(ingress.annotations)) {
     if (!key.startsWith(NGINX_PREFIX)) continue;
     const name = key.slice(NGINX_PREFIX.length);
-    if (!isCatalogued(name)) {
+    const entry = catalogEntry(name);
+    if (entry === undefined) {
       diagnostics.push({
         object,
         code: 'UnsupportedAnnotation',
         reason: `annotation ${key} is not supported by Portico; it is ignored (see the README's annotation table)`,
+      });
+    } else if (entry.status === 'unsupported' && !REFUSED_ANNOTATIONS.has(name)) {
+      // Catalogued as unsupported with a reason (snippets get theirs below): say it, not silence.
+      diagnostics.push({
+        object,
+        code: 'UnsupportedAnnotation',
+        reason: `annotation ${key} is ignored: ${entry.note}`,
       });
     }
   }
@@ -57,6 +66,7 @@ export function parseRouteAnnotations(ingress: IngressRecord): IngressAnnotation
         ? { status: temporalRedirectCode, location: temporalRedirect }
         : undefined;
   const nextUpstream = readNextUpstream(read);
+  const regexPaths = useRegex === true || rewriteTarget !== undefined;
   const whitelist = read(ROUTE_ANNOTATIONS.whitelistSourceRange);
   const allowlist = read(ROUTE_ANNOTATIONS.allowlistSourceRange);
   const cors = readCors(read);
@@ -85,10 +95,11 @@ export function parseRouteAnnotations(ingress: IngressRecord): IngressAnnotation
     cors: read(ROUTE_ANNOTATIONS.enableCors) === true ? cors : undefined,
     customHttpErrors: read(ROUTE_ANNOTATIONS.customHttpErrors),
     limits: readLimits(ingress, read),
+    ...parseSelectionAnnotations(ingress, regexPaths, diagnostics),
   });
   return {
     attributes,
-    regexPaths: useRegex === true || rewriteTarget !== undefined,
+    regexPaths,
     diagnostics,
     defaultBackendService: read(ROUTE_ANNOTATIONS.defaultBackend),
   };
