@@ -44,20 +44,20 @@ function seedsOf(endpoints: readonly Endpoint[]): Uint32Array {
 }
 
 /**
- * The endpoint with the highest weight for `keyHash`, skipping `avoidId` (a retry moving
- * away); ties (vanishingly rare) go to the lower `ip:port`, which the list is sorted by.
+ * The endpoint with the highest weight for `keyHash`, skipping `avoid` (the endpoint, or the
+ * endpoints, a retry is moving away from); ties (vanishingly rare) go to the lower `ip:port`, which the list is sorted by.
  */
 export function rendezvousPick(
   endpoints: readonly Endpoint[],
   keyHash: number,
-  avoidId: string | undefined,
+  avoid: string | ReadonlySet<string> | undefined,
 ): Endpoint | undefined {
   const seeds = seedsOf(endpoints);
   let best: Endpoint | undefined;
   let bestWeight = -1;
   for (let index = 0; index < endpoints.length; index++) {
     const endpoint = endpoints[index] as Endpoint;
-    if (endpoint.id === avoidId) continue;
+    if (avoid !== undefined && (typeof avoid === 'string' ? endpoint.id === avoid : avoid.has(endpoint.id))) continue;
     // Two rounds of mixing so weights for one key are independent across endpoint seeds.
     const weight = mix32(mix32(keyHash ^ (seeds[index] as number)) ^ 0x9e3779b9);
     if (weight > bestWeight) {

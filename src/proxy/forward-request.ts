@@ -13,15 +13,25 @@
 // closed when it is long. A failure after the response started ends the client's response
 // abruptly (the client sees a truncated body rather than a wrong one).
 
+import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { constants as http2Constants, type Http2Stream } from 'node:http2';
 import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
+import {
+  isBalancedSessionKey,
+  newBalancedSessionKey,
+  persistentCookieEndpoint,
+  persistentCookieValue,
+} from '../endpoints/cookie-affinity.ts';
 import type { EndpointPicker, LoadBalanceAlgorithm } from '../endpoints/endpoint-picker.ts';
 import { endpointSetKey, readyEndpoints } from '../endpoints/endpoint-picker.ts';
-import { endpointId, type ServiceBackend } from '../endpoints/service-endpoints.ts';
+import { hashKey, rendezvousPick } from '../endpoints/rendezvous-hash.ts';
+import { type Endpoint, endpointId, type ServiceBackend } from '../endpoints/service-endpoints.ts';
+import { readCookie } from '../routing/canary-verdict.ts';
+import { evaluateHashKey } from '../routing/hash-key.ts';
 import {
   DEFAULT_NEXT_UPSTREAM,
   mayRetryFailure,
@@ -31,7 +41,12 @@ import {
 } from '../routing/next-upstream.ts';
 import { type RequestDecision, resolveRequest } from '../routing/resolve-request.ts';
 import { allowedOrigin, corsHeaders, isPreflight } from '../routing/cors-policy.ts';
-import type { ResolvedBackend, RouteAttributes, UpstreamProtocol } from '../routing/route-table.ts';
+import type {
+  ResolvedBackend,
+  RouteAttributes,
+  SessionCookieSettings,
+  UpstreamProtocol,
+} from '../routing/route-table.ts';
 import { sourceDenied } from '../routing/source-range.ts';
 import type { LiveState } from '../runtime/live-state.ts';
 import type { AddressPolicy } from '../upstream/guarded-lookup.ts';
@@ -48,10 +63,13 @@ import { errorBody, type PorticoErrorCode, statusBody, statusOfError } from './p
 import type { ProxyTimeouts } from './proxy-options.ts';
 import { RequestBodySource } from './request-body-source.ts';
 import type { RequestLimiter } from './request-limiter.ts';
+import { sessionCookieLine } from './session-cookie.ts';
 import type { RequestMetrics } from './request-metrics.ts';
 
 /** A response dropped for a retry is read to its end up to this, then its connection is closed. */
 const DISCARD_LIMIT_BYTES = 64 * 1024;
+/** balanced affinity: new session keys drawn until one lands on an endpoint not tried yet */
+const MAX_SESSION_KEY_TRIES = 20;
 
 export interface PickerSet {
   readonly roundRobin: EndpointPicker;
@@ -89,6 +107,13 @@ export interface UpstreamTarget {
   /** the pool key (`poolKeyOf`): protocol, address and TLS profile */
   readonly origin: string;
   readonly upstream: UpstreamProtocol;
+  /** `affinity: cookie`: the session cookie value to set with the response (a new session) */
+  readonly cookie?: string | undefined;
+}
+
+interface Choice {
+  readonly endpoint: Endpoint | undefined;
+  readonly cookie: string | undefined;
 }
 
 /** The Host header, or for HTTP/2 the `:authority` pseudo-header it replaces (RFC 9113 section 8.3.1). */
@@ -179,20 +204,28 @@ export class Forwarder {
     });
   }
 
-  pickerFor(backend: ServiceBackend): EndpointPicker {
+  /**
+   * The picker for requests not placed by cookie or hash: the Service's ClientIP affinity,
+   * else the route's `load-balance`, else the global algorithm.
+   */
+  pickerFor(backend: ServiceBackend, attributes: RouteAttributes | undefined): EndpointPicker {
     const { pickers } = this.options;
     if (backend.sessionAffinity === 'ClientIP') return pickers.clientIp;
-    return pickers.algorithm === 'ewma' ? pickers.ewma : pickers.roundRobin;
+    return (attributes?.loadBalance ?? pickers.algorithm) === 'ewma' ? pickers.ewma : pickers.roundRobin;
   }
 
   /**
    * Endpoint for a new request to `backend`, or why there is none. A retry passes the endpoints
-   * already tried (the last one added last) and gets undefined when none is left.
+   * already tried (the last one added last) and gets undefined when none is left. With the
+   * request and its route's attributes, `affinity: cookie` and then `upstream-hash-by` place it
+   * (see parse-selection-annotations.ts for the precedence).
    */
   pickTarget(
     backend: ResolvedBackend,
     clientIp: string,
     tried: ReadonlySet<string> | undefined,
+    req?: IncomingMessage,
+    attributes?: RouteAttributes,
   ): UpstreamTarget | PorticoErrorCode | undefined {
     if (backend.kind === 'unavailable') return 'PORTICO_ERR_BACKEND_UNAVAILABLE';
     if (backend.kind === 'cluster-ip') {
@@ -217,18 +250,93 @@ export class Forwarder {
     const ready = readyEndpoints(this.options.state.endpoints.endpointsFor(backend));
     const candidates = tried === undefined ? ready : ready.filter((endpoint) => !tried.has(endpoint.id));
     if (candidates.length === 0) return tried === undefined ? 'PORTICO_ERR_NO_ENDPOINTS' : undefined;
-    const endpoint = this.pickerFor(backend).pick(endpointSetKey(backend), {
-      candidates,
-      clientIp,
-      nowMs: this.options.now(),
-      avoidId: tried === undefined ? undefined : lastOf(tried),
-    });
+    let endpoint: Endpoint | undefined;
+    let cookie: string | undefined;
+    if (req !== undefined && attributes?.sessionCookie !== undefined) {
+      const choice = this.#pickSession(
+        backend,
+        attributes,
+        attributes.sessionCookie,
+        ready,
+        candidates,
+        req,
+        clientIp,
+        tried,
+      );
+      endpoint = choice.endpoint;
+      cookie = choice.cookie;
+    } else if (req !== undefined && attributes?.upstreamHashBy !== undefined) {
+      const key = evaluateHashKey(attributes.upstreamHashBy, {
+        clientIp,
+        requestUri: req.url ?? '',
+        header: (name) => singleHeader(req, name),
+      });
+      // The whole ready list (its hash seeds are cached with it), skipping what was tried.
+      endpoint = rendezvousPick(ready, hashKey(key), tried);
+    } else {
+      endpoint = this.#pickBalanced(backend, attributes, candidates, clientIp, tried);
+    }
     if (endpoint === undefined) return tried === undefined ? 'PORTICO_ERR_NO_ENDPOINTS' : undefined;
     return {
       id: endpoint.id,
       origin: poolKeyOf(endpoint.address, endpoint.port, backend.upstream),
       upstream: backend.upstream,
+      cookie,
     };
+  }
+
+  #pickBalanced(
+    backend: ServiceBackend,
+    attributes: RouteAttributes | undefined,
+    candidates: readonly Endpoint[],
+    clientIp: string,
+    tried: ReadonlySet<string> | undefined,
+  ): Endpoint | undefined {
+    return this.pickerFor(backend, attributes).pick(endpointSetKey(backend), {
+      candidates,
+      clientIp,
+      nowMs: this.options.now(),
+      avoidId: tried === undefined ? undefined : lastOf(tried),
+    });
+  }
+
+  /**
+   * `affinity: cookie` (src/endpoints/cookie-affinity.ts). A cookie is issued for a new
+   * session, when a persistent session's endpoint has left, and when change-on-failure moves
+   * a session; a retry without change-on-failure goes elsewhere once and keeps the cookie.
+   */
+  #pickSession(
+    backend: ServiceBackend,
+    attributes: RouteAttributes,
+    settings: SessionCookieSettings,
+    ready: readonly Endpoint[],
+    candidates: readonly Endpoint[],
+    req: IncomingMessage,
+    clientIp: string,
+    tried: ReadonlySet<string> | undefined,
+  ): Choice {
+    // Cookie values and hash seeds are cached per ready list, so lookups use it, not the
+    // per-retry `candidates`.
+    const received = readCookie(singleHeader(req, 'cookie'), settings.name);
+    if (settings.mode === 'persistent') {
+      const secret = backend.serviceUid ?? backend.serviceKey;
+      const named = persistentCookieEndpoint(ready, secret, received);
+      if (named !== undefined && !tried?.has(named.id)) return { endpoint: named, cookie: undefined };
+      const endpoint = this.#pickBalanced(backend, attributes, candidates, clientIp, tried);
+      const moves = endpoint !== undefined && (named === undefined || settings.changeOnFailure);
+      return { endpoint, cookie: moves ? persistentCookieValue(ready, secret, endpoint) : undefined };
+    }
+    if (isBalancedSessionKey(received) && (tried === undefined || !settings.changeOnFailure))
+      return { endpoint: rendezvousPick(ready, hashKey(received), tried), cookie: undefined };
+    // A new session (or one moving on failure): a fresh random key, whose rendezvous choice
+    // is where the session lives, redrawn while that is an endpoint already tried.
+    for (let draws = 0; draws < MAX_SESSION_KEY_TRIES; draws++) {
+      const key = newBalancedSessionKey(randomBytes);
+      const endpoint = rendezvousPick(ready, hashKey(key), undefined);
+      if (endpoint !== undefined && !tried?.has(endpoint.id)) return { endpoint, cookie: key };
+    }
+    // Unlucky draws: serve this request elsewhere and leave the cookie alone.
+    return { endpoint: rendezvousPick(ready, hashKey(received ?? ''), tried), cookie: undefined };
   }
 
   /**
@@ -264,6 +372,8 @@ class Exchange {
   #attempts = 0;
   /** ids of the endpoints tried, in order; made at the first retry (most requests never need it) */
   #tried: Set<string> | undefined;
+  /** a `default-backend` serves this request because the route's Service had no endpoint */
+  #onFallback = false;
   #policy: NextUpstreamPolicy = DEFAULT_NEXT_UPSTREAM;
   #responseStarted = false;
   #clientGone = false;
@@ -361,7 +471,7 @@ class Exchange {
       this.#respondError('PORTICO_ERR_BODY_TOO_LARGE');
       return;
     }
-    let target = this.#forwarder.pickTarget(decision.backend, this.#clientIp, undefined);
+    let target = this.#forwarder.pickTarget(decision.backend, this.#clientIp, undefined, this.#req, attributes);
     // ingress-nginx: with `default-backend`, a route whose Service has no endpoint (or does not
     // exist) is served by that backend instead of answering 503.
     const fallback = attributes?.defaultBackend;
@@ -371,6 +481,8 @@ class Exchange {
         decision = { ...decision, backend: fallback };
         this.#decision = decision;
         target = fallbackTarget;
+        // The route's affinity and hashing name endpoints of its own Service, not of this one.
+        this.#onFallback = true;
       }
     }
     if (typeof target === 'string' || target === undefined) {
@@ -449,6 +561,7 @@ class Exchange {
       // undici takes any async iterable as a body; its typings list only streams.
       body: this.#body as unknown as Readable | null,
       readMs: decision.route?.attributes.proxyReadTimeoutMs,
+      selection: this.#selection(decision),
     });
   }
 
@@ -460,12 +573,14 @@ class Exchange {
       readonly method: Dispatcher.HttpMethod;
       readonly body: Readable | null;
       readonly readMs: number | undefined;
+      /** what chose the endpoint (the picker told of the attempt's start and end) */
+      readonly selection: RouteAttributes | undefined;
     },
   ): void {
     const { pools } = this.#forwarder.options;
     this.#attempts++;
     this.#tried?.add(target.id);
-    const attempt = new UpstreamAttempt(this, this.#forwarder, target, backend);
+    const attempt = new UpstreamAttempt(this, this.#forwarder, target, backend, request.selection);
     this.#attempt = attempt;
     attempt.begin();
     const readMs = request.readMs;
@@ -512,13 +627,34 @@ class Exchange {
     const res = this.#res;
     try {
       // An error backend's answer goes out with the status it replaces.
-      res.writeHead(this.#replacedStatus ?? statusCode, clientResponseHeaders(rawHeaders, this.#ownHeaders));
+      const headers = clientResponseHeaders(rawHeaders, this.#ownHeaders);
+      if (attempt.target.cookie !== undefined) this.#addSessionCookie(headers, attempt.target.cookie);
+      res.writeHead(this.#replacedStatus ?? statusCode, headers);
     } catch (error) {
       // A field Node refuses to write (invalid value): the upstream's fault, 502.
       this.#forwarder.options.logger.warn({ err: error, requestId: this.#requestId }, 'upstream response not writable');
       this.#responseStarted = false;
       controller.abort(new UpstreamError('PORTICO_ERR_UPSTREAM_BAD_RESPONSE', 'invalid upstream response header'));
     }
+  }
+
+  /** The attributes that choose this request's endpoints: none once a fallback backend serves it. */
+  #selection(decision: Extract<RequestDecision, { kind: 'forward' }>): RouteAttributes | undefined {
+    return this.#onFallback ? undefined : decision.route?.attributes;
+  }
+
+  #addSessionCookie(headers: string[], value: string): void {
+    const decision = this.#decision;
+    if (decision?.kind !== 'forward') return;
+    const settings: SessionCookieSettings | undefined = this.#selection(decision)?.sessionCookie;
+    if (settings === undefined) return;
+    const line = sessionCookieLine(settings, value, {
+      route: decision.route,
+      https: this.#forwarder.options.scheme === 'https',
+      userAgent: singleHeader(this.#req, 'user-agent'),
+      nowMs: Date.now(),
+    });
+    headers.push('set-cookie', line);
   }
 
   /**
@@ -570,6 +706,7 @@ class Exchange {
       method: req.method === 'HEAD' ? 'HEAD' : 'GET',
       body: null,
       readMs: undefined,
+      selection: undefined,
     });
   }
 
@@ -708,7 +845,13 @@ class Exchange {
   #retry(attempt: UpstreamAttempt, why: string): boolean {
     const decision = this.#decision as Extract<RequestDecision, { kind: 'forward' }>;
     this.#tried ??= new Set([attempt.target.id]);
-    const next = this.#forwarder.pickTarget(decision.backend, this.#clientIp, this.#tried);
+    const next = this.#forwarder.pickTarget(
+      decision.backend,
+      this.#clientIp,
+      this.#tried,
+      this.#req,
+      this.#selection(decision),
+    );
     if (typeof next !== 'object') return false;
     this.#forwarder.options.logger.debug(
       { requestId: this.#requestId, from: attempt.target.id, to: next.id, code: why },
@@ -837,10 +980,16 @@ class UpstreamAttempt implements Dispatcher.DispatchHandler {
   #discarded: number | undefined;
   requestStarted = false;
 
-  constructor(exchange: Exchange, forwarder: Forwarder, target: UpstreamTarget, backend: ResolvedBackend) {
+  constructor(
+    exchange: Exchange,
+    forwarder: Forwarder,
+    target: UpstreamTarget,
+    backend: ResolvedBackend,
+    attributes: RouteAttributes | undefined,
+  ) {
     this.#exchange = exchange;
     this.target = target;
-    this.#picker = backend.kind === 'service' ? forwarder.pickerFor(backend) : undefined;
+    this.#picker = backend.kind === 'service' ? forwarder.pickerFor(backend, attributes) : undefined;
     this.#now = forwarder.options.now;
     this.#startedAt = this.#now();
   }

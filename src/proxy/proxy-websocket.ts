@@ -154,7 +154,9 @@ export class WebSocketProxy {
     const ref = decision.backend.ref;
     context.service = ref?.service ?? '';
     context.serviceRef = ref ? `${ref.namespace}/${ref.service}:${ref.port}` : undefined;
-    const target = this.#forwarder.pickTarget(decision.backend, context.clientIp, undefined);
+    // Cookie affinity and upstream-hash-by place the handshake too; a new session's cookie is
+    // not added to the 101 (the page that opens the socket normally has one already).
+    const target = this.#forwarder.pickTarget(decision.backend, context.clientIp, undefined, req, attributes);
     if (typeof target === 'string' || target === undefined) {
       this.#refuse(socket, context, target ?? 'PORTICO_ERR_NO_ENDPOINTS');
       return;

@@ -1,28 +1,12 @@
 // Pickers behind the real proxy: round-robin spreads evenly, ClientIP affinity keeps a client
-// on one endpoint, EWMA sends most traffic to the faster endpoint.
+// on one endpoint, EWMA (global or per Ingress) sends most traffic to the faster endpoint.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ingressYaml, manifests, serviceYaml, sliceYaml } from '../support/cluster-manifests.ts';
+import { ingressYaml, manifests, serviceYaml, slicesFor } from '../support/cluster-manifests.ts';
 import { type RunningProxy, send, startProxy } from '../support/proxy-harness.ts';
-import { startBackend, type TestBackend } from '../support/test-backends.ts';
+import { nameHandler, startBackend, startNamedBackends, type TestBackend } from '../support/test-backends.ts';
 import { TestLiveState } from '../support/test-live-state.ts';
-
-function named(name: string) {
-  return (_req: unknown, res: { end(body: string): void }) => res.end(name);
-}
-
-async function startTrio(prefix: string, addresses: readonly string[]): Promise<TestBackend[]> {
-  return Promise.all(
-    addresses.map((address, index) => startBackend(`${prefix}${index}`, address, named(`${prefix}${index}`))),
-  );
-}
-
-function slicesFor(service: string, backends: readonly TestBackend[]): string[] {
-  return backends.map((backend, index) =>
-    sliceYaml(service, [{ ip: backend.address, port: backend.port }], `${service}-${index}`),
-  );
-}
 
 describe('load balancing', () => {
   let rr: TestBackend[];
@@ -30,8 +14,8 @@ describe('load balancing', () => {
   let running: RunningProxy;
 
   before(async () => {
-    rr = await startTrio('rr', ['127.0.0.2', '127.0.0.3', '127.0.0.4']);
-    sticky = await startTrio('sticky', ['127.0.0.5', '127.0.0.6', '127.0.0.7']);
+    rr = await startNamedBackends('rr', ['127.0.0.2', '127.0.0.3', '127.0.0.4']);
+    sticky = await startNamedBackends('sticky', ['127.0.0.5', '127.0.0.6', '127.0.0.7']);
     const state = new TestLiveState(
       manifests(
         serviceYaml('rr'),
@@ -78,37 +62,49 @@ describe('load balancing', () => {
   });
 });
 
-describe('ewma', () => {
-  let fast: TestBackend;
-  let slow: TestBackend;
-  let running: RunningProxy;
+// The global flag, and the Ingress's `load-balance` annotation over a round-robin default.
+const EWMA_SETUPS = [
+  { name: 'ewma (--load-balance)', global: 'ewma', annotations: {} },
+  {
+    name: 'ewma (load-balance annotation)',
+    global: 'round_robin',
+    annotations: { 'nginx.ingress.kubernetes.io/load-balance': 'ewma' },
+  },
+] as const;
 
-  before(async () => {
-    fast = await startBackend('fast', '127.0.0.2', named('fast'));
-    slow = await startBackend('slow', '127.0.0.3', (_req, res) => {
-      setTimeout(() => res.end('slow'), 40);
+for (const setup of EWMA_SETUPS) {
+  describe(setup.name, () => {
+    let fast: TestBackend;
+    let slow: TestBackend;
+    let running: RunningProxy;
+
+    before(async () => {
+      fast = await startBackend('fast', '127.0.0.2', nameHandler('fast'));
+      slow = await startBackend('slow', '127.0.0.3', (_req, res) => {
+        setTimeout(() => res.end('slow'), 40);
+      });
+      const state = new TestLiveState(
+        manifests(
+          serviceYaml('web'),
+          ...slicesFor('web', [fast, slow]),
+          ingressYaml('example', 'app.test', [{ path: '/', service: 'web' }], setup.annotations),
+        ),
+      );
+      running = await startProxy(state, { loadBalance: setup.global });
     });
-    const state = new TestLiveState(
-      manifests(
-        serviceYaml('web'),
-        ...slicesFor('web', [fast, slow]),
-        ingressYaml('example', 'app.test', [{ path: '/', service: 'web' }]),
-      ),
-    );
-    running = await startProxy(state, { loadBalance: 'ewma' });
-  });
 
-  after(async () => {
-    await running.close();
-    await fast.close();
-    await slow.close();
-  });
+    after(async () => {
+      await running.close();
+      await fast.close();
+      await slow.close();
+    });
 
-  test('prefers the faster endpoint', async () => {
-    let fastCount = 0;
-    for (let index = 0; index < 40; index++) {
-      if ((await send(running.port)).body === 'fast') fastCount++;
-    }
-    assert.ok(fastCount >= 30, `fast endpoint got ${fastCount} of 40`);
+    test('prefers the faster endpoint', async () => {
+      let fastCount = 0;
+      for (let index = 0; index < 40; index++) {
+        if ((await send(running.port)).body === 'fast') fastCount++;
+      }
+      assert.ok(fastCount >= 30, `fast endpoint got ${fastCount} of 40`);
+    });
   });
-});
+}

@@ -24,13 +24,19 @@ spec: { controller: portico.dev/ingress-controller }
 
 export function serviceYaml(
   name: string,
-  options: { port?: number; sessionAffinity?: 'None' | 'ClientIP'; externalName?: string; clusterIP?: string } = {},
+  options: {
+    port?: number;
+    sessionAffinity?: 'None' | 'ClientIP';
+    externalName?: string;
+    clusterIP?: string;
+    uid?: string;
+  } = {},
 ): string {
   const port = options.port ?? 80;
   const type = options.externalName ? 'ExternalName' : 'ClusterIP';
   return `apiVersion: v1
 kind: Service
-metadata: { name: ${name}, namespace: default }
+metadata: { name: ${name}, namespace: default${options.uid ? `, uid: ${options.uid}` : ''} }
 spec:
   type: ${type}
 ${options.externalName ? `  externalName: ${options.externalName}\n` : ''}${options.clusterIP ? `  clusterIP: ${options.clusterIP}\n` : ''}  sessionAffinity: ${options.sessionAffinity ?? 'None'}
@@ -53,6 +59,13 @@ addressType: ${addressType}
 ports: [{ name: http, port: ${ports[0] ?? 1}, protocol: TCP }]
 endpoints:${rows.length ? `\n${rows.join('\n')}` : ' []'}
 `;
+}
+
+/** One slice per backend (their ports differ), named `${service}-${index}`. */
+export function slicesFor(service: string, backends: readonly { address: string; port: number }[]): string[] {
+  return backends.map((backend, index) =>
+    sliceYaml(service, [{ ip: backend.address, port: backend.port }], `${service}-${index}`),
+  );
 }
 
 export function ingressYaml(

@@ -53,3 +53,15 @@ export async function startBackend(name: string, address: string, handler?: Back
       }),
   };
 }
+
+/** Answers its own name as the whole body. */
+export function nameHandler(name: string): BackendHandler {
+  return (_req, res) => res.end(name);
+}
+
+/** One name-answering backend per address: `${prefix}0`, `${prefix}1`, ... */
+export function startNamedBackends(prefix: string, addresses: readonly string[]): Promise<TestBackend[]> {
+  return Promise.all(
+    addresses.map((address, index) => startBackend(`${prefix}${index}`, address, nameHandler(`${prefix}${index}`))),
+  );
+}
