@@ -13,11 +13,13 @@ import type {
   Route,
   RouteAttributes,
   RouteTable,
+  SelectionAttributes,
 } from '../routing/route-table.ts';
 import type { ClusterSnapshot } from '../store/cluster-snapshot.ts';
 import { type CanarySettings, parseCanaryAnnotations } from './annotations/parse-canary-annotations.ts';
 import { parseRouteAnnotations } from './annotations/parse-route-annotations.ts';
 import { invalidAnnotation } from './annotations/read-annotation.ts';
+import { parseSelectionAnnotations } from './annotations/parse-selection-annotations.ts';
 import { type CompileOptions, DEFAULT_COMPILE_OPTIONS } from './compile-options.ts';
 import { compilePathPattern } from './compile-path-pattern.ts';
 import { compareIngressAge } from './ingress-order.ts';
@@ -201,14 +203,16 @@ export function compile(snapshot: ClusterSnapshot, options: CompileOptions = DEF
 
   // Canary Ingresses add no routes: they attach to main routes once those all exist, so a
   // canary older than its main Ingress still finds it.
-  const canaries: { ingress: IngressRecord; settings: CanarySettings }[] = [];
+  const canaries: { ingress: IngressRecord; settings: CanarySettings; selection: SelectionAttributes }[] = [];
   for (const [rank, ingress] of served.entries()) {
     const object = `Ingress ${ingress.key}`;
     const canaryDiagnostics: Diagnostic[] = [];
     const canarySettings = parseCanaryAnnotations(ingress, canaryDiagnostics);
     diagnostics.push(...canaryDiagnostics);
     if (canarySettings) {
-      canaries.push({ ingress, settings: canarySettings });
+      // ingress-nginx: a canary keeps its own affinity, upstream-hash-by and load-balance.
+      const selection = parseSelectionAnnotations(ingress, false, diagnostics);
+      canaries.push({ ingress, settings: canarySettings, selection });
       continue;
     }
     const annotations = parseRouteAnnotations(ingress);
@@ -305,9 +309,9 @@ export function compile(snapshot: ClusterSnapshot, options: CompileOptions = DEF
     }
   }
 
-  for (const { ingress, settings } of canaries) attachCanary(ingress, settings);
+  for (const { ingress, settings, selection } of canaries) attachCanary(ingress, settings, selection);
 
-  function attachCanary(ingress: IngressRecord, settings: CanarySettings): void {
+  function attachCanary(ingress: IngressRecord, settings: CanarySettings, selection: SelectionAttributes): void {
     const object = `Ingress ${ingress.key}`;
     for (const rule of ingress.rules) {
       const checked = validateRuleHost(rule.host);
@@ -359,7 +363,7 @@ export function compile(snapshot: ClusterSnapshot, options: CompileOptions = DEF
           key,
           Object.freeze({
             ...main,
-            canary: Object.freeze({ ingress: ingress.key, backend: resolution.backend, ...settings }),
+            canary: Object.freeze({ ingress: ingress.key, backend: resolution.backend, ...settings, selection }),
           }),
         );
       }

@@ -44,6 +44,7 @@ import { allowedOrigin, corsHeaders, isPreflight } from '../routing/cors-policy.
 import type {
   ResolvedBackend,
   RouteAttributes,
+  SelectionAttributes,
   SessionCookieSettings,
   UpstreamProtocol,
 } from '../routing/route-table.ts';
@@ -143,6 +144,14 @@ function countHostLines(req: IncomingMessage): number {
   return count;
 }
 
+/**
+ * What chooses the endpoint for a forwarded request: the canary Ingress's own affinity,
+ * upstream-hash-by and load-balance when the canary was chosen, else the route's.
+ */
+export function selectionOf(decision: Extract<RequestDecision, { kind: 'forward' }>): SelectionAttributes | undefined {
+  return decision.canary?.chosen ? decision.canary.rule.selection : decision.route?.attributes;
+}
+
 /** The client address without the IPv4-mapped prefix Node reports on dual-stack sockets. */
 export function clientAddressOf(req: IncomingMessage): string {
   const address = req.socket.remoteAddress ?? '';
@@ -208,7 +217,7 @@ export class Forwarder {
    * The picker for requests not placed by cookie or hash: the Service's ClientIP affinity,
    * else the route's `load-balance`, else the global algorithm.
    */
-  pickerFor(backend: ServiceBackend, attributes: RouteAttributes | undefined): EndpointPicker {
+  pickerFor(backend: ServiceBackend, attributes: SelectionAttributes | undefined): EndpointPicker {
     const { pickers } = this.options;
     if (backend.sessionAffinity === 'ClientIP') return pickers.clientIp;
     return (attributes?.loadBalance ?? pickers.algorithm) === 'ewma' ? pickers.ewma : pickers.roundRobin;
@@ -225,7 +234,7 @@ export class Forwarder {
     clientIp: string,
     tried: ReadonlySet<string> | undefined,
     req?: IncomingMessage,
-    attributes?: RouteAttributes,
+    attributes?: SelectionAttributes,
   ): UpstreamTarget | PorticoErrorCode | undefined {
     if (backend.kind === 'unavailable') return 'PORTICO_ERR_BACKEND_UNAVAILABLE';
     if (backend.kind === 'cluster-ip') {
@@ -287,7 +296,7 @@ export class Forwarder {
 
   #pickBalanced(
     backend: ServiceBackend,
-    attributes: RouteAttributes | undefined,
+    attributes: SelectionAttributes | undefined,
     candidates: readonly Endpoint[],
     clientIp: string,
     tried: ReadonlySet<string> | undefined,
@@ -307,7 +316,7 @@ export class Forwarder {
    */
   #pickSession(
     backend: ServiceBackend,
-    attributes: RouteAttributes,
+    attributes: SelectionAttributes,
     settings: SessionCookieSettings,
     ready: readonly Endpoint[],
     candidates: readonly Endpoint[],
@@ -471,7 +480,13 @@ class Exchange {
       this.#respondError('PORTICO_ERR_BODY_TOO_LARGE');
       return;
     }
-    let target = this.#forwarder.pickTarget(decision.backend, this.#clientIp, undefined, this.#req, attributes);
+    let target = this.#forwarder.pickTarget(
+      decision.backend,
+      this.#clientIp,
+      undefined,
+      this.#req,
+      this.#selection(decision),
+    );
     // ingress-nginx: with `default-backend`, a route whose Service has no endpoint (or does not
     // exist) is served by that backend instead of answering 503.
     const fallback = attributes?.defaultBackend;
@@ -574,7 +589,7 @@ class Exchange {
       readonly body: Readable | null;
       readonly readMs: number | undefined;
       /** what chose the endpoint (the picker told of the attempt's start and end) */
-      readonly selection: RouteAttributes | undefined;
+      readonly selection: SelectionAttributes | undefined;
     },
   ): void {
     const { pools } = this.#forwarder.options;
@@ -639,8 +654,8 @@ class Exchange {
   }
 
   /** The attributes that choose this request's endpoints: none once a fallback backend serves it. */
-  #selection(decision: Extract<RequestDecision, { kind: 'forward' }>): RouteAttributes | undefined {
-    return this.#onFallback ? undefined : decision.route?.attributes;
+  #selection(decision: Extract<RequestDecision, { kind: 'forward' }>): SelectionAttributes | undefined {
+    return this.#onFallback ? undefined : selectionOf(decision);
   }
 
   #addSessionCookie(headers: string[], value: string): void {
@@ -985,7 +1000,7 @@ class UpstreamAttempt implements Dispatcher.DispatchHandler {
     forwarder: Forwarder,
     target: UpstreamTarget,
     backend: ResolvedBackend,
-    attributes: RouteAttributes | undefined,
+    attributes: SelectionAttributes | undefined,
   ) {
     this.#exchange = exchange;
     this.target = target;

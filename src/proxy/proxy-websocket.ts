@@ -14,7 +14,7 @@ import { type ConnectLookup, resolveGuarded } from '../upstream/guarded-lookup.t
 import { originOf } from '../upstream/pool-registry.ts';
 import { classifyUpstreamError, UpstreamError } from '../upstream/upstream-error-status.ts';
 import { upstreamRequestHeaders } from './forward-headers.ts';
-import { clientAddressOf, type Forwarder } from './forward-request.ts';
+import { clientAddressOf, selectionOf, type Forwarder } from './forward-request.ts';
 import { type PorticoErrorCode, rawErrorResponse, statusOfError } from './proxy-errors.ts';
 import { requestIdFrom } from './request-id.ts';
 
@@ -156,7 +156,13 @@ export class WebSocketProxy {
     context.serviceRef = ref ? `${ref.namespace}/${ref.service}:${ref.port}` : undefined;
     // Cookie affinity and upstream-hash-by place the handshake too; a new session's cookie is
     // not added to the 101 (the page that opens the socket normally has one already).
-    const target = this.#forwarder.pickTarget(decision.backend, context.clientIp, undefined, req, attributes);
+    const target = this.#forwarder.pickTarget(
+      decision.backend,
+      context.clientIp,
+      undefined,
+      req,
+      selectionOf(decision),
+    );
     if (typeof target === 'string' || target === undefined) {
       this.#refuse(socket, context, target ?? 'PORTICO_ERR_NO_ENDPOINTS');
       return;

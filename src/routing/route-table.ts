@@ -181,6 +181,9 @@ export interface RequestLimits {
   readonly exempt: readonly SourceRange[] | undefined;
 }
 
+/** The attributes that choose an endpoint; a canary Ingress brings its own (ingress-nginx). */
+export type SelectionAttributes = Pick<RouteAttributes, 'sessionCookie' | 'upstreamHashBy' | 'loadBalance'>;
+
 /** A linear-time compiled pattern; `exec` returns the groups ($0..$n) or null. */
 export interface PathPattern {
   readonly source: string;
@@ -206,6 +209,8 @@ export interface CanaryRule {
   /** out of weightTotal: 0 never, weightTotal always */
   readonly weight: number;
   readonly weightTotal: number;
+  /** the canary Ingress's own affinity, upstream-hash-by and load-balance, for its backend */
+  readonly selection?: SelectionAttributes | undefined;
 }
 
 export interface Route {

@@ -244,3 +244,56 @@ describe('upstream-hash-by', () => {
     }
   });
 });
+
+describe('a canary Ingress brings its own affinity', () => {
+  let main: TestBackend[];
+  let canary: TestBackend[];
+  let running: RunningProxy;
+
+  beforeEach(async () => {
+    main = await startNamedBackends('main', ADDRESSES.slice(0, 2));
+    canary = await startNamedBackends('canary', ADDRESSES.slice(2, 4));
+    const state = new TestLiveState(
+      manifests(
+        serviceYaml('web'),
+        serviceYaml('next'),
+        ...slicesFor('web', main),
+        ...slicesFor('next', canary),
+        ingressYaml('main', 'app.test', [{ path: '/', service: 'web' }]),
+        ingressYaml('next', 'app.test', [{ path: '/', service: 'next' }], {
+          [`${P}canary`]: 'true',
+          [`${P}canary-by-header`]: 'x-canary',
+          [`${P}affinity`]: 'cookie',
+          [`${P}affinity-mode`]: 'persistent',
+          [`${P}session-cookie-name`]: 'canary-route',
+        }),
+      ),
+    );
+    assert.deepEqual(state.diagnostics, []);
+    running = await startProxy(state);
+  });
+
+  afterEach(async () => {
+    await running.close();
+    for (const backend of [...main, ...canary]) await backend.close();
+  });
+
+  test('requests the canary takes are sticky by its cookie; the main route stays round-robin', async () => {
+    const first = await send(running.port, { headers: { 'x-canary': 'always' } });
+    assert.match(first.body, /^canary/);
+    const cookie = cookiePair(setCookieOf(first));
+    assert.match(cookie, /^canary-route=/);
+    for (let index = 0; index < 10; index++) {
+      const response = await send(running.port, { headers: { 'x-canary': 'always', cookie } });
+      assert.equal(response.body, first.body);
+      assert.equal(setCookieOf(response), undefined);
+    }
+    const mainBodies = new Set<string>();
+    for (let index = 0; index < 4; index++) {
+      const response = await send(running.port, { headers: { cookie } });
+      assert.equal(setCookieOf(response), undefined, 'the main route has no affinity');
+      mainBodies.add(response.body);
+    }
+    assert.deepEqual([...mainBodies].sort(), ['main0', 'main1']);
+  });
+});

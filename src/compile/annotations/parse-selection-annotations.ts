@@ -5,11 +5,12 @@
 // Precedence per request, as ingress-nginx's balancer.lua for the first two: cookie affinity,
 // then upstream-hash-by, then the Service's `sessionAffinity: ClientIP` (which ingress-nginx
 // does not read; the Ingress's explicit choice is the more specific one), then `load-balance`,
-// then the global `--load-balance`.
+// then the global `--load-balance`. A canary Ingress's own values apply to its backend
+// (ingress-nginx: the only non-canary annotations a canary keeps).
 
 import type { Diagnostic } from '../../model/diagnostic.ts';
 import type { IngressRecord } from '../../model/records.ts';
-import type { RouteAttributes, SessionCookieSettings } from '../../routing/route-table.ts';
+import type { SelectionAttributes, SessionCookieSettings } from '../../routing/route-table.ts';
 import { type AnnotationSpec, NGINX_PREFIX, SELECTION_ANNOTATIONS as A } from './annotation-registry.ts';
 import { readAnnotation } from './read-annotation.ts';
 
@@ -26,8 +27,6 @@ export const SESSION_COOKIE_DEFAULTS: SessionCookieSettings = Object.freeze({
   secure: false,
   changeOnFailure: false,
 });
-
-type SelectionAttributes = Pick<RouteAttributes, 'sessionCookie' | 'upstreamHashBy' | 'loadBalance'>;
 
 export function parseSelectionAnnotations(
   ingress: IngressRecord,
