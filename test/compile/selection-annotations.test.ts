@@ -112,3 +112,16 @@ describe('selection annotations', () => {
     );
   });
 });
+
+test('the backend carries the Service uid that keys persistent cookies', () => {
+  const uid = '0d9e4c1b-7a2f-4e63-b5d8-91c3f0a2e6b4';
+  const { table } = compile(
+    snapshotFromRecords(
+      recordsFromYaml(
+        manifests(serviceYaml('web', { uid }), ingressYaml('shop', 'shop.test', [{ path: '/', service: 'web' }])),
+      ),
+    ),
+  );
+  const backend = table.exactHosts.get('shop.test')?.routes[0]?.backend;
+  assert.equal(backend?.kind === 'service' ? backend.serviceUid : undefined, uid);
+});
