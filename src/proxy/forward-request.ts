@@ -283,7 +283,7 @@ export class Forwarder {
       // The whole ready list (its hash seeds are cached with it), skipping what was tried.
       endpoint = rendezvousPick(ready, hashKey(key), tried);
     } else {
-      endpoint = this.#pickBalanced(backend, attributes, candidates, clientIp, tried);
+      endpoint = this.#pickByLoad(backend, attributes, candidates, clientIp, tried);
     }
     if (endpoint === undefined) return tried === undefined ? 'PORTICO_ERR_NO_ENDPOINTS' : undefined;
     return {
@@ -294,7 +294,7 @@ export class Forwarder {
     };
   }
 
-  #pickBalanced(
+  #pickByLoad(
     backend: ServiceBackend,
     attributes: SelectionAttributes | undefined,
     candidates: readonly Endpoint[],
@@ -331,7 +331,7 @@ export class Forwarder {
       const secret = backend.serviceUid ?? backend.serviceKey;
       const named = persistentCookieEndpoint(ready, secret, received);
       if (named !== undefined && !tried?.has(named.id)) return { endpoint: named, cookie: undefined };
-      const endpoint = this.#pickBalanced(backend, attributes, candidates, clientIp, tried);
+      const endpoint = this.#pickByLoad(backend, attributes, candidates, clientIp, tried);
       const moves = endpoint !== undefined && (named === undefined || settings.changeOnFailure);
       return { endpoint, cookie: moves ? persistentCookieValue(ready, secret, endpoint) : undefined };
     }

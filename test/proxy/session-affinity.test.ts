@@ -78,6 +78,10 @@ describe('cookie affinity', () => {
           [`${P}session-cookie-samesite`]: 'Lax',
         }),
         ingressYaml('balanced', 'app.test', [{ path: '/cart', service: 'web' }], { [`${P}affinity`]: 'cookie' }),
+        ingressYaml('moving-balanced', 'app.test', [{ path: '/bag', service: 'web' }], {
+          [`${P}affinity`]: 'cookie',
+          [`${P}session-cookie-change-on-failure`]: 'true',
+        }),
         ingressYaml('moving', 'app.test', [{ path: '/basket', service: 'web' }], {
           [`${P}affinity`]: 'cookie',
           [`${P}affinity-mode`]: 'persistent',
@@ -173,6 +177,13 @@ describe('cookie affinity', () => {
     assert.equal(setCookieOf(kept), undefined, 'without change-on-failure the cookie stays');
     // The same Service keys both routes' cookies: the value names the same (dead) endpoint.
     await assertMovedWithNewCookie('/basket', cookie.replace(/^route=/, 'INGRESSCOOKIE='), home);
+  });
+
+  test('balanced with change-on-failure: a failing endpoint gets the session a new key', async () => {
+    const cookie = cookiePair(setCookieOf(await sendAs('/bag', undefined)));
+    const home = await stickyBackend('/bag', cookie);
+    await (backends.find((backend) => backend.name === home) as TestBackend).close();
+    await assertMovedWithNewCookie('/bag', cookie, home);
   });
 
   test('a made-up cookie value is replaced', async () => {
