@@ -19,11 +19,16 @@
 // replicas, but then the value only obscures the address rather than hiding it.
 
 import { createHmac } from 'node:crypto';
-import type { Endpoint } from './service-endpoints.ts';
+import type { Endpoint, ServiceBackend } from './service-endpoints.ts';
 
 /** base64url characters of a cookie value: 22 of them carry 132 bits */
 const VALUE_LENGTH = 22;
 const VALUE_FORMAT = /^[A-Za-z0-9_-]{22}$/;
+
+/** The HMAC key of a Service's persistent cookies: its uid, else `ns/name` (see above). */
+export function affinitySecretOf(backend: ServiceBackend): string {
+  return backend.serviceUid ?? backend.serviceKey;
+}
 
 interface PersistentTable {
   readonly secret: string;

@@ -4,10 +4,20 @@
 import { compile } from '../compile/compile.ts';
 import { compileWithTls } from '../tls/compile-with-tls.ts';
 import type { CompileOptions } from '../compile/compile-options.ts';
-import { endpointId, endpointsForBackend, indexSlicesByService } from '../endpoints/service-endpoints.ts';
+import { affinitySecretOf, isBalancedSessionKey, persistentCookieEndpoint } from '../endpoints/cookie-affinity.ts';
+import { hashKey, rendezvousPick } from '../endpoints/rendezvous-hash.ts';
+import {
+  type Endpoint,
+  endpointId,
+  endpointsForBackend,
+  indexSlicesByService,
+  type ServiceBackend,
+} from '../endpoints/service-endpoints.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
-import { type RequestFacts, resolveRequest } from '../routing/resolve-request.ts';
-import type { BackendRef, ResolvedBackend } from '../routing/route-table.ts';
+import { readCookie } from '../routing/canary-verdict.ts';
+import { evaluateHashKey } from '../routing/hash-key.ts';
+import { type RequestFacts, resolveRequest, selectionOf } from '../routing/resolve-request.ts';
+import type { BackendRef, ResolvedBackend, SelectionAttributes } from '../routing/route-table.ts';
 import type { ClusterSnapshot } from '../store/cluster-snapshot.ts';
 
 export interface ExplainAnswer {
@@ -21,9 +31,24 @@ export interface ExplainAnswer {
   readonly endpoints: readonly string[];
   readonly reason: string | null;
   readonly diagnostics: readonly Diagnostic[];
+  /**
+   * present only when `affinity: cookie` or `upstream-hash-by` places the request: the endpoint
+   * it reaches, or null when that is left to load balancing (a new session) or unknown here
+   * (a key that uses the client address, which explain does not have)
+   */
+  readonly placement?: Placement;
   /** present only for a canary that only a weighted roll would decide (explain never rolls) */
   readonly canary?: { readonly backend: BackendRef | null; readonly weight: number; readonly weightTotal: number };
 }
+
+export type Placement =
+  | {
+      readonly by: 'cookie';
+      readonly cookie: string;
+      readonly mode: 'balanced' | 'persistent';
+      readonly endpoint: string | null;
+    }
+  | { readonly by: 'upstream-hash-by'; readonly key: string | null; readonly endpoint: string | null };
 
 export interface ExplainInput {
   readonly method: string;
@@ -90,11 +115,12 @@ export function explainRequest(snapshot: ClusterSnapshot, options: CompileOption
       let endpoints: string[] = [];
       let status = 200;
       let reason: string | null = null;
+      let placement: Placement | undefined;
       if (backend.kind === 'service') {
         const slices = indexSlicesByService(snapshot.endpointSlices.values()).get(backend.serviceKey);
-        endpoints = endpointsForBackend(backend, slices)
-          .filter((endpoint) => endpoint.ready)
-          .map((endpoint) => endpoint.id);
+        const ready = endpointsForBackend(backend, slices).filter((endpoint) => endpoint.ready);
+        endpoints = ready.map((endpoint) => endpoint.id);
+        placement = placementOf(selectionOf(decision), backend, ready, parts.target, facts);
         if (endpoints.length === 0) {
           status = 503;
           reason = `service ${backend.serviceKey} port ${backend.ref.port} has no ready endpoints`;
@@ -117,6 +143,7 @@ export function explainRequest(snapshot: ClusterSnapshot, options: CompileOption
         upstreamPath: decision.upstreamPath,
         upstreamHeaders: decision.upstreamHeaders,
         endpoints,
+        ...(placement ? { placement } : {}),
         ...(decision.canary?.weighted
           ? {
               canary: {
@@ -133,4 +160,32 @@ export function explainRequest(snapshot: ClusterSnapshot, options: CompileOption
 
 function ruleOf(route: { host: string; path: string; pathType: string }) {
   return { host: route.host, path: route.path, pathType: route.pathType };
+}
+
+/** The proxy's placement rules (forward-request.ts pickTarget), for what explain can know. */
+function placementOf(
+  selection: SelectionAttributes | undefined,
+  backend: ServiceBackend,
+  ready: readonly Endpoint[],
+  target: string,
+  facts: RequestFacts,
+): Placement | undefined {
+  const header = facts.header ?? (() => undefined);
+  const cookie = selection?.sessionCookie;
+  if (cookie !== undefined) {
+    const value = readCookie(header('cookie'), cookie.name);
+    const endpoint =
+      cookie.mode === 'persistent'
+        ? persistentCookieEndpoint(ready, affinitySecretOf(backend), value)
+        : isBalancedSessionKey(value)
+          ? rendezvousPick(ready, hashKey(value), undefined)
+          : undefined;
+    return { by: 'cookie', cookie: cookie.name, mode: cookie.mode, endpoint: endpoint?.id ?? null };
+  }
+  const template = selection?.upstreamHashBy;
+  if (template === undefined) return undefined;
+  if (template.parts.some((part) => part.kind === 'remote-addr'))
+    return { by: 'upstream-hash-by', key: null, endpoint: null };
+  const key = evaluateHashKey(template, { clientIp: '', requestUri: target, header });
+  return { by: 'upstream-hash-by', key, endpoint: rendezvousPick(ready, hashKey(key), undefined)?.id ?? null };
 }

@@ -21,6 +21,7 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import {
+  affinitySecretOf,
   isBalancedSessionKey,
   newBalancedSessionKey,
   persistentCookieEndpoint,
@@ -39,7 +40,7 @@ import {
   type NextUpstreamPolicy,
   type RetryState,
 } from '../routing/next-upstream.ts';
-import { type RequestDecision, resolveRequest } from '../routing/resolve-request.ts';
+import { type RequestDecision, resolveRequest, selectionOf } from '../routing/resolve-request.ts';
 import { allowedOrigin, corsHeaders, isPreflight } from '../routing/cors-policy.ts';
 import type {
   ResolvedBackend,
@@ -142,14 +143,6 @@ function countHostLines(req: IncomingMessage): number {
     if (name.length === 4 && name.toLowerCase() === 'host') count++;
   }
   return count;
-}
-
-/**
- * What chooses the endpoint for a forwarded request: the canary Ingress's own affinity,
- * upstream-hash-by and load-balance when the canary was chosen, else the route's.
- */
-export function selectionOf(decision: Extract<RequestDecision, { kind: 'forward' }>): SelectionAttributes | undefined {
-  return decision.canary?.chosen ? decision.canary.rule.selection : decision.route?.attributes;
 }
 
 /** The client address without the IPv4-mapped prefix Node reports on dual-stack sockets. */
@@ -328,7 +321,7 @@ export class Forwarder {
     // per-retry `candidates`.
     const received = readCookie(singleHeader(req, 'cookie'), settings.name);
     if (settings.mode === 'persistent') {
-      const secret = backend.serviceUid ?? backend.serviceKey;
+      const secret = affinitySecretOf(backend);
       const named = persistentCookieEndpoint(ready, secret, received);
       if (named !== undefined && !tried?.has(named.id)) return { endpoint: named, cookie: undefined };
       const endpoint = this.#pickByLoad(backend, attributes, candidates, clientIp, tried);

@@ -8,13 +8,14 @@ import { Agent as HttpsAgent } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import HttpProxy from 'http-proxy';
+import { selectionOf } from '../routing/resolve-request.ts';
 import type { UpstreamTls } from '../routing/route-table.ts';
 import { sourceDenied } from '../routing/source-range.ts';
 import { type ConnectLookup, resolveGuarded } from '../upstream/guarded-lookup.ts';
 import { originOf } from '../upstream/pool-registry.ts';
 import { classifyUpstreamError, UpstreamError } from '../upstream/upstream-error-status.ts';
 import { upstreamRequestHeaders } from './forward-headers.ts';
-import { clientAddressOf, selectionOf, type Forwarder } from './forward-request.ts';
+import { clientAddressOf, type Forwarder } from './forward-request.ts';
 import { type PorticoErrorCode, rawErrorResponse, statusOfError } from './proxy-errors.ts';
 import { requestIdFrom } from './request-id.ts';
 

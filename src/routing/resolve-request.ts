@@ -5,7 +5,15 @@ import { canaryVerdict, rollCanary } from './canary-verdict.ts';
 import { matchRequest } from './match-request.ts';
 import { normalizeRequestHost, normalizeRequestTarget } from './normalize-request.ts';
 import { rewritePath } from './rewrite-path.ts';
-import type { CanaryRule, HostTls, ResolvedBackend, Route, RouteAttributes, RouteTable } from './route-table.ts';
+import type {
+  CanaryRule,
+  HostTls,
+  ResolvedBackend,
+  Route,
+  RouteAttributes,
+  RouteTable,
+  SelectionAttributes,
+} from './route-table.ts';
 
 export interface RequestFacts {
   readonly scheme: 'http' | 'https';
@@ -53,6 +61,14 @@ export type RequestDecision =
       /** set when the matched route has a canary */
       readonly canary?: CanaryOutcome | undefined;
     };
+
+/**
+ * What chooses the endpoint for a forwarded request: the canary Ingress's own affinity,
+ * upstream-hash-by and load-balance when the canary was chosen, else the route's.
+ */
+export function selectionOf(decision: Extract<RequestDecision, { kind: 'forward' }>): SelectionAttributes | undefined {
+  return decision.canary?.chosen ? decision.canary.rule.selection : decision.route?.attributes;
+}
 
 export function findHostTls(table: RouteTable, host: string): HostTls | undefined {
   const exact = table.tlsHosts.get(host);

@@ -7,6 +7,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { persistentCookieValue } from '../../src/endpoints/cookie-affinity.ts';
+import type { Endpoint } from '../../src/endpoints/service-endpoints.ts';
+import { ingressYaml, manifests, serviceYaml, sliceYaml } from '../support/cluster-manifests.ts';
 
 const CLI = new URL('../../src/cli.ts', import.meta.url).pathname;
 const MINIKUBE = new URL('../fixtures/routing/minikube-tutorial.yaml', import.meta.url).pathname;
@@ -121,6 +124,58 @@ describe('portico explain', () => {
     assert.equal(answer.status, 308);
     const codes = (answer.diagnostics as { object: string; code: string }[]).map((d) => `${d.object}: ${d.code}`);
     assert.ok(codes.includes('Ingress web/shop: TlsSecretNotFound'), codes.join(', '));
+  });
+
+  it('reports where upstream-hash-by and a session cookie place the request', () => {
+    const uid = '2c7e9a41-5b3d-4f08-a6e2-d1b9c4f7e350';
+    const ips = ['10.9.0.1', '10.9.0.2', '10.9.0.3'];
+    const file = join(dir, 'placement.yaml');
+    writeFileSync(
+      file,
+      manifests(
+        serviceYaml('web', { uid }),
+        sliceYaml(
+          'web',
+          ips.map((ip) => ({ ip, port: 8080 })),
+        ),
+        ingressYaml('hashed', 'hash.test', [{ path: '/', service: 'web' }], {
+          'nginx.ingress.kubernetes.io/upstream-hash-by': '$http_x_user',
+        }),
+        ingressYaml('sticky', 'sticky.test', [{ path: '/', service: 'web' }], {
+          'nginx.ingress.kubernetes.io/affinity': 'cookie',
+          'nginx.ingress.kubernetes.io/affinity-mode': 'persistent',
+        }),
+      ),
+    );
+    const placed = (...args: string[]) => parseSingleJson(explain('--manifests', file, ...args).stdout).placement;
+    const alice = placed('-H', 'X-User: alice', 'http://hash.test/a') as { endpoint: string; key: string };
+    assert.equal(alice.key, 'alice');
+    assert.ok(ips.some((ip) => alice.endpoint === `${ip}:8080`));
+    assert.deepEqual(placed('-H', 'X-User: alice', 'http://hash.test/other/path'), alice);
+    assert.deepEqual(placed('http://sticky.test/'), {
+      by: 'cookie',
+      cookie: 'INGRESSCOOKIE',
+      mode: 'persistent',
+      endpoint: null,
+    });
+    const endpoints = ips.map((ip) => ({
+      address: ip,
+      port: 8080,
+      id: `${ip}:8080`,
+      ready: true,
+      serving: true,
+      terminating: false,
+    }));
+    const value = persistentCookieValue(endpoints, uid, endpoints[1] as Endpoint);
+    assert.equal(
+      (placed('-H', `Cookie: INGRESSCOOKIE=${value}`, 'http://sticky.test/') as { endpoint: string }).endpoint,
+      '10.9.0.2:8080',
+    );
+    assert.equal(
+      parseSingleJson(explain('--manifests', MINIKUBE, 'http://hello-world.info/v2').stdout).placement,
+      undefined,
+      'absent without those annotations',
+    );
   });
 
   it('exits non-zero with one line for unparsable or missing input', () => {
