@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
-import { DEFAULT_SHUTDOWN_GRACE_MS } from '../src/config/config.ts';
+import { DEFAULT_SHUTDOWN_GRACE_PERIOD_MS, DEFAULT_SHUTDOWN_TIMEOUT_MS } from '../src/config/config.ts';
 import { imageCommand, readDockerfile } from '../test/packaging/read-dockerfile.ts';
 import { binaryPath } from './harness/binaries.ts';
 import { type ControlPlane, startControlPlane } from './harness/control-plane.ts';
@@ -73,7 +73,7 @@ interface Container {
   readonly ports: readonly { readonly name: string; readonly containerPort: number }[];
   readonly livenessProbe: Probe;
   readonly readinessProbe: Probe;
-  readonly lifecycle?: { readonly preStop?: { readonly sleep?: { readonly seconds: number } } };
+  readonly lifecycle?: unknown;
   readonly securityContext: {
     readonly allowPrivilegeEscalation: boolean;
     readonly readOnlyRootFilesystem: boolean;
@@ -348,13 +348,22 @@ ${namespaceYaml('team-b')}`,
     assert.ok(container.args.includes('--https-port=8443'));
     assert.ok(container.args.includes('--admin-port=10254'));
 
-    // Grace: the preStop sleep, then Portico's drain (DEFAULT_SHUTDOWN_GRACE_MS), then 5 s to exit.
-    const preStop = container.lifecycle?.preStop?.sleep?.seconds ?? 0;
-    assert.equal(preStop, 5);
-    assert.equal(pod.terminationGracePeriodSeconds, preStop + DEFAULT_SHUTDOWN_GRACE_MS / 1000 + 5);
-    const withoutSleep = find<Deployment>(await render(['--set', 'preStopSleepSeconds=0']), 'Deployment');
-    assert.equal(controllerContainer(withoutSleep).lifecycle, undefined);
-    assert.equal(withoutSleep.spec.template.spec.terminationGracePeriodSeconds, DEFAULT_SHUTDOWN_GRACE_MS / 1000 + 5);
+    // Drain: Portico's own grace period (no preStop sleep needed: it keeps serving with /readyz
+    // failing), then the shutdown timeout, then 5 s to exit; the chart's defaults are Portico's.
+    assert.equal(container.lifecycle, undefined);
+    assert.ok(container.args.includes(`--shutdown-grace-period=${DEFAULT_SHUTDOWN_GRACE_PERIOD_MS / 1000}s`));
+    assert.ok(container.args.includes(`--shutdown-timeout=${DEFAULT_SHUTDOWN_TIMEOUT_MS / 1000}s`));
+    assert.equal(
+      pod.terminationGracePeriodSeconds,
+      (DEFAULT_SHUTDOWN_GRACE_PERIOD_MS + DEFAULT_SHUTDOWN_TIMEOUT_MS) / 1000 + 5,
+    );
+    const shortened = find<Deployment>(
+      await render(['--set', 'shutdown.gracePeriodSeconds=3', '--set', 'shutdown.timeoutSeconds=7']),
+      'Deployment',
+    );
+    assert.ok(controllerContainer(shortened).args.includes('--shutdown-grace-period=3s'));
+    assert.ok(controllerContainer(shortened).args.includes('--shutdown-timeout=7s'));
+    assert.equal(shortened.spec.template.spec.terminationGracePeriodSeconds, 3 + 7 + 5);
 
     assert.deepEqual(
       container.env.map((env) => [env.name, env.valueFrom?.fieldRef?.fieldPath]),

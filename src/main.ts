@@ -6,8 +6,10 @@
 //
 // Start order: admin first (so /healthz answers and /readyz says 503 while loading), then the
 // manifests (the first table is built when they are all read), then the HTTP and HTTPS listeners.
-// Stop order: /readyz fails, the source stops, the proxy closes (in-flight requests finish
-// within the grace period), then the admin listener; exit 0.
+// Stop order (README "Graceful shutdown"): /readyz fails at once; the listeners keep serving for
+// the grace period (load balancers and kube-proxy take a few probe periods to notice); then the
+// source stops, the proxy stops accepting, tells open WebSockets 1001 Going Away and gives
+// in-flight requests up to the shutdown timeout; then the admin listener closes; exit 0.
 
 import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -31,6 +33,8 @@ export interface RunningPortico {
   readonly logger: Logger;
   /** Drains and closes everything; safe to call more than once. */
   stop(reason: string): Promise<void>;
+  /** Ends the grace period of a stop under way now: the listeners close at once. */
+  skipGracePeriod(): void;
 }
 
 export interface StartOptions {
@@ -117,14 +121,21 @@ export async function startPortico(config: Config, options: StartOptions = {}): 
   state.onSwap(() => proxy.refreshDefaultCertificate());
 
   let stopping: Promise<void> | undefined;
+  const gracePeriod = cancellableDelay();
   const stop = (reason: string): Promise<void> => {
     stopping ??= (async () => {
       draining = true;
       isReady();
-      logger.info({ reason }, 'shutting down');
+      logger.info(
+        { reason, gracePeriodMs: config.shutdownGracePeriodMs, timeoutMs: config.shutdownTimeoutMs },
+        'shutting down',
+      );
+      // Still serving, /readyz failing: load balancers take a few probe periods to notice.
+      if (proxyListening && config.shutdownGracePeriodMs > 0) await gracePeriod.wait(config.shutdownGracePeriodMs);
+      logger.info({ reason }, 'grace period over; closing the listeners');
       await source.stop();
-      // In-flight requests get up to the grace period; what is left then is cut.
-      await proxy.close({ graceMs: config.shutdownGraceMs });
+      // In-flight requests get up to the shutdown timeout; what is left then is cut.
+      await proxy.close({ graceMs: config.shutdownTimeoutMs });
       await admin.close();
       state.close();
       logger.info('stopped');
@@ -156,25 +167,68 @@ export async function startPortico(config: Config, options: StartOptions = {}): 
     logger.info({ address: httpsAddress.address, port: httpsAddress.port }, 'https listening');
     // Last, and unchanged in shape: tools wait for this line before sending traffic.
     logger.info({ address: httpAddress.address, port: httpAddress.port }, 'proxy listening');
-    return { httpAddress, httpsAddress, adminAddress, state, logger, stop };
+    return {
+      httpAddress,
+      httpsAddress,
+      adminAddress,
+      state,
+      logger,
+      stop,
+      skipGracePeriod: () => gracePeriod.cancel(),
+    };
   } catch (error) {
     await stop('start failed');
     throw error;
   }
 }
 
+/** A delay that `cancel()` ends early (also when called before `wait`). */
+export function cancellableDelay(): { wait(ms: number): Promise<void>; cancel(): void } {
+  let cancelled = false;
+  let end: (() => void) | undefined;
+  return {
+    wait(ms) {
+      if (cancelled) return Promise.resolve();
+      return new Promise((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        end = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    },
+    cancel() {
+      cancelled = true;
+      end?.();
+    },
+  };
+}
+
+export interface Stoppable {
+  readonly logger: Logger;
+  stop(reason: string): Promise<void>;
+  skipGracePeriod(): void;
+}
+
 /**
  * SIGTERM/SIGINT: drain and exit 0. `afterStop` runs once Portico has stopped (the demo
- * closes its backends there). A second signal while draining exits at once with 1.
+ * closes its backends there). A second signal while draining ends the grace period at once
+ * (the listeners close, in-flight requests still get the shutdown timeout); a third exits at
+ * once with 1.
  */
-export function stopOnSignals(portico: RunningPortico, afterStop?: () => Promise<void>): void {
-  let received = false;
+export function stopOnSignals(portico: Stoppable, afterStop?: () => Promise<void>): void {
+  let received = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (received) {
-      portico.logger.warn({ signal }, 'second signal while draining; exiting now');
+    received++;
+    if (received === 2) {
+      portico.logger.warn({ signal }, 'second signal while draining; closing the listeners now');
+      portico.skipGracePeriod();
+      return;
+    }
+    if (received > 2) {
+      portico.logger.warn({ signal }, 'third signal while draining; exiting now');
       process.exit(1);
     }
-    received = true;
     portico
       .stop(signal)
       .then(() => afterStop?.())

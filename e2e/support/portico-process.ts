@@ -94,6 +94,9 @@ export class PorticoProcess {
         String(adminPort),
         '--bind-address',
         '127.0.0.1',
+        // Stop at once on SIGTERM unless a test asks for a grace period (a later flag wins).
+        '--shutdown-grace-period',
+        '0',
         ...(options.args ?? []),
       ],
       logPath: join(controlPlane.directory, `${name}.log`),

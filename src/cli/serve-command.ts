@@ -6,6 +6,7 @@ import { buildConfig, type Config, type ConfigInput } from '../config/config.ts'
 import {
   addClassOptions,
   addClusterOptions,
+  addLifecycleOptions,
   addListenerOptions,
   addManifestOption,
   addTlsOptions,
@@ -54,6 +55,7 @@ export function registerServeCommand(program: Command): void {
   addTlsOptions(command);
   addClassOptions(command);
   addClusterOptions(command);
+  addLifecycleOptions(command);
   exitTwoOnUsageError(command);
   command.action(async (flags: ConfigFlags) => {
     const config = configOrExit(configInputFromFlags(flags));

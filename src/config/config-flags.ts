@@ -13,6 +13,8 @@ import {
   DEFAULT_INGRESS_CLASS,
   DEFAULT_LIMIT_STATUS_CODE,
   DEFAULT_LOG_LEVEL,
+  DEFAULT_SHUTDOWN_GRACE_PERIOD_MS,
+  DEFAULT_SHUTDOWN_TIMEOUT_MS,
   LOG_LEVELS,
 } from './config.ts';
 
@@ -38,6 +40,8 @@ export interface ConfigFlags {
   publishStatusAddress?: string;
   electionId?: string;
   limitStatusCode?: string;
+  shutdownGracePeriod?: string;
+  shutdownTimeout?: string;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -107,6 +111,19 @@ export function addClusterOptions(command: Command): Command {
     .option('--update-status <bool>', 'write Ingress status (true/false)', 'true');
 }
 
+/** `serve` only: how a SIGTERM drains. */
+export function addLifecycleOptions(command: Command): Command {
+  return command
+    .option(
+      '--shutdown-grace-period <duration>',
+      `after SIGTERM, keep serving this long with /readyz failing so load balancers notice (default ${DEFAULT_SHUTDOWN_GRACE_PERIOD_MS / 1000}s)`,
+    )
+    .option(
+      '--shutdown-timeout <duration>',
+      `then stop accepting and give in-flight requests this long (default ${DEFAULT_SHUTDOWN_TIMEOUT_MS / 1000}s)`,
+    );
+}
+
 export function configInputFromFlags(flags: ConfigFlags): ConfigInput {
   return {
     kubeconfig: flags.kubeconfig,
@@ -130,5 +147,7 @@ export function configInputFromFlags(flags: ConfigFlags): ConfigInput {
     watchIngressWithoutClass: flags.watchIngressWithoutClass,
     logLevel: flags.logLevel,
     limitStatusCode: flags.limitStatusCode,
+    shutdownGracePeriod: flags.shutdownGracePeriod,
+    shutdownTimeout: flags.shutdownTimeout,
   };
 }

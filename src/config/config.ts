@@ -35,10 +35,22 @@ export const DEFAULT_REBUILD_MAX_DELAY_MS = 500;
 /** Editors write a file in several steps; re-read manifests once the writes settle. */
 export const DEFAULT_MANIFEST_WATCH_HOLDOFF_MS = 100;
 export const DEFAULT_MANIFEST_WATCH_MAX_DELAY_MS = 1_000;
-/** How long shutdown waits for in-flight requests before closing their connections. */
-export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 /** Status for requests refused by `limit-rps`/`-rpm`/`-connections`: ingress-nginx's limit-req-status-code and limit-conn-status-code default. */
 export const DEFAULT_LIMIT_STATUS_CODE = 503;
+/**
+ * Shutdown, in two phases (README "Graceful shutdown"). First the grace period: /readyz fails
+ * at once while the listeners keep serving, so load balancers and kube-proxy notice the
+ * endpoint going away before connections are refused (ingress-nginx's --shutdown-grace-period).
+ */
+export const DEFAULT_SHUTDOWN_GRACE_PERIOD_MS = 10_000;
+/**
+ * Then the listeners close and in-flight requests get this long to finish before their
+ * connections are cut: long enough for ordinary slow requests (uploads, reports), short
+ * enough that a rollout is not held up by a request that hangs.
+ */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
+/** A longer value is a typo (an hour): it would hold a rollout that long. */
+const MAX_SHUTDOWN_PHASE_MS = 3_600_000;
 
 /** `portico demo` listens on loopback only: it is for trying Portico on one's own machine. */
 export const DEMO_BIND_ADDRESS = '127.0.0.1';
@@ -89,9 +101,12 @@ export interface Config {
   readonly rebuildMaxDelayMs: number;
   readonly manifestWatchHoldoffMs: number;
   readonly manifestWatchMaxDelayMs: number;
-  readonly shutdownGraceMs: number;
   /** status for requests refused by the `limit-*` annotations (--limit-status-code) */
   readonly limitStatusCode: number;
+  /** SIGTERM → this long serving with /readyz failing, then the listeners close */
+  readonly shutdownGracePeriodMs: number;
+  /** ...then in-flight requests get this long before their connections are cut */
+  readonly shutdownTimeoutMs: number;
 }
 
 /** What the flags parser hands over: strings as typed, before any check. */
@@ -116,6 +131,9 @@ export interface ConfigInput {
   readonly publishStatusAddress?: string | undefined;
   readonly electionId?: string | undefined;
   readonly limitStatusCode?: string | undefined;
+  /** a duration: `10s`, `1500ms`, or bare seconds */
+  readonly shutdownGracePeriod?: string | undefined;
+  readonly shutdownTimeout?: string | undefined;
   /** the process environment (KUBERNETES_SERVICE_HOST, POD_NAMESPACE, POD_NAME, HOSTNAME) */
   readonly env?: Readonly<Record<string, string | undefined>> | undefined;
 }
@@ -278,6 +296,19 @@ function buildTlsSettings(input: ConfigInput, problems: string[]): TlsSettings {
   });
 }
 
+/** `10s`, `1500ms`, `2m` or bare seconds (`10`, `0.5`) → milliseconds; a bad value adds a problem line. */
+export function parseDurationFlag(flag: string, raw: string | undefined, fallback: number, problems: string[]): number {
+  if (raw === undefined) return fallback;
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(raw.trim());
+  const unitMs = match?.[2] === 'ms' ? 1 : match?.[2] === 'm' ? 60_000 : 1_000;
+  const value = match ? Math.round(Number(match[1]) * unitMs) : Number.NaN;
+  if (!(value >= 0 && value <= MAX_SHUTDOWN_PHASE_MS)) {
+    problems.push(`${flag} ${JSON.stringify(raw)} must be a duration such as 10s, 1500ms or 2m (at most 1h)`);
+    return fallback;
+  }
+  return value;
+}
+
 export function buildConfig(input: ConfigInput): ConfigResult {
   const problems: string[] = [];
   const manifests = [...(input.manifests ?? [])];
@@ -324,6 +355,18 @@ export function buildConfig(input: ConfigInput): ConfigResult {
     if (/^[45]\d\d$/.test(trimmed)) limitStatusCode = Number(trimmed);
     else problems.push(`--limit-status-code ${JSON.stringify(input.limitStatusCode)} must be a status from 400 to 599`);
   }
+  const shutdownGracePeriodMs = parseDurationFlag(
+    '--shutdown-grace-period',
+    input.shutdownGracePeriod,
+    DEFAULT_SHUTDOWN_GRACE_PERIOD_MS,
+    problems,
+  );
+  const shutdownTimeoutMs = parseDurationFlag(
+    '--shutdown-timeout',
+    input.shutdownTimeout,
+    DEFAULT_SHUTDOWN_TIMEOUT_MS,
+    problems,
+  );
 
   if (problems.length > 0) return { ok: false, problems };
   const config: Config = Object.freeze({
@@ -345,8 +388,9 @@ export function buildConfig(input: ConfigInput): ConfigResult {
     rebuildMaxDelayMs: DEFAULT_REBUILD_MAX_DELAY_MS,
     manifestWatchHoldoffMs: DEFAULT_MANIFEST_WATCH_HOLDOFF_MS,
     manifestWatchMaxDelayMs: DEFAULT_MANIFEST_WATCH_MAX_DELAY_MS,
-    shutdownGraceMs: DEFAULT_SHUTDOWN_GRACE_MS,
     limitStatusCode,
+    shutdownGracePeriodMs,
+    shutdownTimeoutMs,
   });
   return { ok: true, config };
 }

@@ -18,8 +18,10 @@
 //   proxy.listenHttps(port, host?) → Promise<AddressInfo>
 //   proxy.refreshDefaultCertificate(): the certificate for clients sending no SNI, from the
 //     table in force (call after each table swap)
-//   proxy.close({ graceMs? }) → Promise<void>: stops accepting, lets in-flight requests finish
-//     for up to graceMs (default 10 s), then cuts what is left and closes upstream pools.
+//   proxy.close({ graceMs? }) → Promise<void>: stops accepting, answers in-flight keep-alive
+//     requests with Connection: close, sends open WebSockets a 1001 close frame, lets in-flight
+//     requests finish for up to graceMs (default 10 s; main.ts passes --shutdown-timeout), then
+//     cuts what is left and closes upstream pools.
 
 import { type IncomingMessage, METHODS, type Server, type ServerResponse } from 'node:http';
 import type { Http2SecureServer } from 'node:http2';
@@ -376,8 +378,12 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
         const destroyWebSockets = (): void => {
           for (const sockets of allWebSockets) sockets.destroyAll();
         };
-        // Open WebSockets are not requests in flight: they are cut once the requests have drained.
-        await Promise.race([closed, graceOver, idle(forwarders)]);
+        // Open WebSockets are told 1001 Going Away now; the listeners accept nothing more.
+        const webSocketsClosed = Promise.all(allWebSockets.map((sockets) => sockets.goAway()));
+        await Promise.race([closed, graceOver, Promise.all([idle(forwarders), webSocketsClosed])]);
+        // A response that started before the drain could not say Connection: close: its
+        // connection is idle now, and nothing else would close it.
+        server.closeIdleConnections();
         destroyWebSockets();
         await Promise.race([closed, graceOver]);
         clearTimeout(timer);

@@ -2,7 +2,10 @@
 // then handed to http-proxy, which relays the handshake and pipes the two sockets. Requests
 // with no route or no endpoint get a raw HTTP error on the socket. The handshake has the
 // connect and read timeouts; an open WebSocket has none (it may idle as long as both ends like).
+// At shutdown, `goAway()` ends each open WebSocket with a close frame, code 1001 Going Away
+// (RFC 6455 section 7.4.1), towards the client and towards the backend.
 
+import { randomBytes } from 'node:crypto';
 import { type ClientRequest, type IncomingMessage, STATUS_CODES } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { Socket } from 'node:net';
@@ -34,6 +37,27 @@ interface UpgradeContext {
   connectMs: number | undefined;
   status: number | undefined;
   error: PorticoErrorCode | undefined;
+  /** the backend's socket once the handshake succeeded */
+  upstreamSocket: Socket | undefined;
+}
+
+/** RFC 6455 section 7.4.1: 1001, "an endpoint is going away, such as a server going down". */
+const GOING_AWAY = 1001;
+const GOING_AWAY_REASON = 'server shutting down';
+/** How long a client gets to answer our close frame before its socket is destroyed. */
+const CLOSE_HANDSHAKE_WAIT_MS = 1_000;
+
+/**
+ * A close frame (RFC 6455 section 5.5.1): FIN + opcode 0x8, the code and a short reason. Frames
+ * a client sends are masked (section 5.3), so the one for the backend carries a masking key.
+ */
+export function closeFrame(code: number, reason: string, masked: boolean): Buffer {
+  const payload = Buffer.concat([Buffer.from([code >> 8, code & 0xff]), Buffer.from(reason, 'utf8')]);
+  if (payload.length > 125) throw new RangeError('a close frame payload is at most 125 bytes');
+  if (!masked) return Buffer.concat([Buffer.from([0x88, payload.length]), payload]);
+  const mask = randomBytes(4);
+  const body = Buffer.from(payload.map((byte, index) => byte ^ (mask[index % 4] as number)));
+  return Buffer.concat([Buffer.from([0x88, 0x80 | payload.length]), mask, body]);
 }
 
 /** One connection's TLS settings towards an HTTPS backend (the agent keeps no sockets). */
@@ -54,7 +78,8 @@ export class WebSocketProxy {
   readonly #forwarder: Forwarder;
   readonly #lookup: ConnectLookup;
   readonly #proxy: HttpProxy;
-  readonly #sockets = new Set<Duplex>();
+  /** open upgraded sockets (and handshakes in progress), with their context */
+  readonly #sockets = new Map<Duplex, UpgradeContext>();
   readonly #contexts = new WeakMap<IncomingMessage, UpgradeContext>();
 
   constructor(forwarder: Forwarder, lookup: ConnectLookup) {
@@ -88,9 +113,10 @@ export class WebSocketProxy {
       connectMs: undefined,
       status: undefined,
       error: undefined,
+      upstreamSocket: undefined,
     };
     this.#contexts.set(req, context);
-    this.#sockets.add(socket);
+    this.#sockets.set(socket, context);
     socket.on('error', () => {});
     socket.once('close', () => {
       this.#sockets.delete(socket);
@@ -104,9 +130,43 @@ export class WebSocketProxy {
     }
   }
 
-  /** Ends every open WebSocket (shutdown after the grace period). */
+  /**
+   * Shutdown: every open WebSocket gets a 1001 close frame on both sides, its pipes cut first
+   * so no more frames pass. The client's socket is ended once it answers (or after a short
+   * wait); the backend's is ended at once. Handshakes still in progress are left to finish or
+   * to `destroyAll`. Resolves once every socket that was told has closed.
+   */
+  goAway(): Promise<void> {
+    const closing: Promise<void>[] = [];
+    for (const [socket, context] of this.#sockets) {
+      const upstream = context.upstreamSocket;
+      if (upstream === undefined || socket.destroyed) continue;
+      closing.push(
+        new Promise((resolve) => {
+          socket.once('close', () => resolve());
+          // http-proxy pipes upstream → client → upstream.
+          upstream.unpipe(socket as NodeJS.WritableStream);
+          socket.unpipe(upstream);
+          if (!upstream.destroyed) upstream.end(closeFrame(GOING_AWAY, GOING_AWAY_REASON, true));
+          const finish = (): void => {
+            clearTimeout(timer);
+            socket.destroy();
+          };
+          const timer = setTimeout(finish, CLOSE_HANDSHAKE_WAIT_MS);
+          // Whatever the client sends now is its close frame (or a frame we no longer relay).
+          socket.once('data', finish);
+          socket.once('end', finish);
+          socket.resume();
+          socket.end(closeFrame(GOING_AWAY, GOING_AWAY_REASON, false));
+        }),
+      );
+    }
+    return Promise.all(closing).then(() => undefined);
+  }
+
+  /** Ends every open WebSocket at once (what `goAway` left, once the shutdown timeout is over). */
   destroyAll(): void {
-    for (const socket of this.#sockets) socket.destroy();
+    for (const socket of this.#sockets.keys()) socket.destroy();
     this.#sockets.clear();
   }
 
@@ -237,7 +297,10 @@ export class WebSocketProxy {
       clearTimeout(timer);
       if (context) context.status ??= status;
     };
-    proxyReq.once('upgrade', () => settle(101));
+    proxyReq.once('upgrade', (_response: IncomingMessage, upstream: Socket) => {
+      settle(101);
+      if (context) context.upstreamSocket = upstream;
+    });
     proxyReq.once('response', (response: IncomingMessage) => settle(response.statusCode ?? 502));
     proxyReq.once('close', () => clearTimeout(timer));
   }

@@ -69,6 +69,8 @@ function serveOnLoopback(adminPort = '0') {
     adminPort,
     '--bind-address',
     '127.0.0.1',
+    '--shutdown-grace-period',
+    '0',
   ]);
 }
 

@@ -37,7 +37,27 @@ const rows: readonly Row[] = [
       },
       rebuildHoldoffMs: 50,
       rebuildMaxDelayMs: 500,
+      shutdownGracePeriodMs: 10_000,
+      shutdownTimeoutMs: 30_000,
     },
+  },
+  {
+    name: 'shutdown durations in ms and minutes',
+    input: { manifests: [dir], shutdownGracePeriod: '1500ms', shutdownTimeout: '2m' },
+    expect: { shutdownGracePeriodMs: 1_500, shutdownTimeoutMs: 120_000 },
+  },
+  {
+    name: 'shutdown durations: bare seconds and zero',
+    input: { manifests: [dir], shutdownGracePeriod: '0', shutdownTimeout: ' 0.5 ' },
+    expect: { shutdownGracePeriodMs: 0, shutdownTimeoutMs: 500 },
+  },
+  {
+    name: 'bad shutdown durations',
+    input: { manifests: [dir], shutdownGracePeriod: '-1s', shutdownTimeout: '2h' },
+    problems: [
+      '--shutdown-grace-period "-1s" must be a duration such as 10s, 1500ms or 2m (at most 1h)',
+      '--shutdown-timeout "2h" must be a duration such as 10s, 1500ms or 2m (at most 1h)',
+    ],
   },
   {
     name: 'every flag set',

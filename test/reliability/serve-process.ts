@@ -2,9 +2,11 @@
 // edits, with its admin port read for /readyz and /metrics.
 
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type SpawnedPortico, spawnPortico } from '../cli/spawn-portico.ts';
+import { ingressYaml, manifests, serviceYaml, sliceYaml } from '../support/cluster-manifests.ts';
 
 export interface ManifestDir {
   /** the directory given to --manifests */
@@ -40,6 +42,23 @@ export async function makeManifestDir(prefix: string): Promise<ManifestDir> {
   };
 }
 
+/** A manifest directory routing every path of app.test to Service web with one endpoint. */
+export async function makeAppManifestDir(
+  prefix: string,
+  endpoint: { readonly address: string; readonly port: number },
+): Promise<ManifestDir> {
+  const dir = await makeManifestDir(prefix);
+  await dir.write(
+    'all.yaml',
+    manifests(
+      serviceYaml('web'),
+      sliceYaml('web', [{ ip: endpoint.address, port: endpoint.port }]),
+      ingressYaml('app', 'app.test', [{ path: '/', service: 'web' }]),
+    ),
+  );
+  return dir;
+}
+
 export interface ServeProcess {
   readonly run: SpawnedPortico;
   readonly proxyPort: number;
@@ -52,7 +71,11 @@ export interface ServeProcess {
   stop(): Promise<number | string>;
 }
 
-/** `paths`: each given as its own --manifests argument (a directory, or single files). */
+/**
+ * `paths`: each given as its own --manifests argument (a directory, or single files). No
+ * shutdown grace period unless `extraArgs` gives one (a later flag wins): SIGTERM closes the
+ * listeners at once, as these tests expect.
+ */
 export async function startServe(
   paths: string | readonly string[],
   extraArgs: readonly string[] = [],
@@ -66,6 +89,8 @@ export async function startServe(
     '0',
     '--bind-address',
     '127.0.0.1',
+    '--shutdown-grace-period',
+    '0',
     ...extraArgs,
   ]);
   try {
@@ -112,4 +137,15 @@ export function metricValue(
     if (Object.entries(labels).every(([key, value]) => found.get(key) === value)) return Number(match[3]);
   }
   return undefined;
+}
+
+/** Whether a TCP connection to the port on loopback is refused (the listener has closed). */
+export function connectionRefused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
 }

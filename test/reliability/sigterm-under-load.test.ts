@@ -21,11 +21,10 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { Client } from 'undici';
-import { ingressYaml, manifests, serviceYaml, sliceYaml } from '../support/cluster-manifests.ts';
 import { waitFor } from '../standalone/wait-for.ts';
 import { errorLabel, sleep, startLoad } from './load-loop.ts';
 import { startBackendsOnOnePort } from './named-backends.ts';
-import { makeManifestDir, startServe } from './serve-process.ts';
+import { makeAppManifestDir, startServe } from './serve-process.ts';
 
 const WORKERS = 8;
 const BACKEND_DELAY_MS = 100;
@@ -49,15 +48,7 @@ test('SIGTERM under load: in-flight requests finish, exit 0, /readyz 503 first',
     { delayMs: BACKEND_DELAY_MS, recordPaths: true },
   );
   assert.ok(backend);
-  const dir = await makeManifestDir('sigterm');
-  await dir.write(
-    'all.yaml',
-    manifests(
-      serviceYaml('web'),
-      sliceYaml('web', [{ ip: backend.address, port: backend.port }]),
-      ingressYaml('app', 'app.test', [{ path: '/', service: 'web' }]),
-    ),
-  );
+  const dir = await makeAppManifestDir('sigterm', backend);
   const serve = await startServe(dir.path);
   const clients = Array.from(
     { length: WORKERS },
@@ -191,15 +182,7 @@ test('SIGTERM under load: in-flight requests finish, exit 0, /readyz 503 first',
 test('SIGTERM: a response finished during the drain says Connection: close', async (t) => {
   const [backend] = await startBackendsOnOnePort({ slow: '127.0.0.96' }, { delayMs: 400 });
   assert.ok(backend);
-  const dir = await makeManifestDir('sigterm-close');
-  await dir.write(
-    'all.yaml',
-    manifests(
-      serviceYaml('web'),
-      sliceYaml('web', [{ ip: backend.address, port: backend.port }]),
-      ingressYaml('app', 'app.test', [{ path: '/', service: 'web' }]),
-    ),
-  );
+  const dir = await makeAppManifestDir('sigterm-close', backend);
   const serve = await startServe(dir.path);
   const client = new Client(serve.proxyOrigin, { headersTimeout: 15_000, bodyTimeout: 15_000 });
   try {

@@ -1,5 +1,6 @@
-// Shutdown drains: /readyz fails at once, the listener stops taking connections, and a
-// request already in flight still gets its whole response.
+// Shutdown drains: /readyz fails at once while the listener keeps serving for the grace period;
+// once the grace period ends (here: skipGracePeriod, as a second signal does) the listener stops
+// taking connections, and a request already in flight still gets its whole response.
 
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -11,6 +12,7 @@ import { describe, it } from 'node:test';
 import { request } from 'undici';
 import { buildConfig } from '../../src/config/config.ts';
 import { startPortico } from '../../src/main.ts';
+import { connectionRefused } from '../reliability/serve-process.ts';
 import { captureLogger } from '../runtime/capture-logger.ts';
 import { endpointSliceYaml, INGRESS_CLASS_YAML, serviceYaml, yamlStream } from './manifest-snippets.ts';
 import { waitFor } from './wait-for.ts';
@@ -30,7 +32,7 @@ spec:
   );
 
 describe('serve: drain on stop', () => {
-  it('fails /readyz, finishes the in-flight request, then closes', async () => {
+  it('fails /readyz, serves through the grace period, finishes the in-flight request, then closes', async () => {
     const held: (() => void)[] = [];
     const backend: Server = createServer((req, res) => {
       req.resume();
@@ -41,7 +43,14 @@ describe('serve: drain on stop', () => {
     await new Promise<void>((resolve) => backend.listen(0, '127.0.0.41', resolve));
     const dir = await mkdtemp(join(tmpdir(), 'portico-drain-'));
     await writeFile(join(dir, 'all.yaml'), manifests((backend.address() as AddressInfo).port));
-    const result = buildConfig({ manifests: [dir], httpPort: '0', adminPort: '0', bindAddress: '127.0.0.1' });
+    const result = buildConfig({
+      manifests: [dir],
+      httpPort: '0',
+      adminPort: '0',
+      bindAddress: '127.0.0.1',
+      // Long: the test ends it with skipGracePeriod, so nothing here depends on timing.
+      shutdownGracePeriod: '10m',
+    });
     assert.ok(result.ok);
     const { logger } = captureLogger('warn');
     const portico = await startPortico(result.config, { processLogger: { logger, flush: () => {} } });
@@ -54,6 +63,14 @@ describe('serve: drain on stop', () => {
 
       const stopping = portico.stop('test');
       await waitFor('/readyz to fail', async () => (await fetch(readyz)).status === 503);
+      // The grace period: load balancers still send traffic until they notice, and it is served.
+      const duringGrace = await request(`${proxy}/during-grace`, { headers: { host: 'anything.test' } });
+      assert.equal(duringGrace.statusCode, 200);
+      held.pop()?.();
+      assert.equal(await duringGrace.body.text(), 'first half, second half\n');
+
+      portico.skipGracePeriod();
+      await waitFor('the listener to refuse connections', () => connectionRefused(portico.httpAddress.port));
       await assert.rejects(
         request(`${proxy}/new`, { headers: { host: 'anything.test' } }).then((r) => r.body.text()),
         'a new connection is refused while draining',

@@ -63,7 +63,13 @@ describe('serve: live manifest edits', () => {
       objects({ address: '127.0.0.31', port: portOf(backends[0] as Server) }, portOf(backends[1] as Server)),
     );
     await writeFile(join(dir, 'ingress.yaml'), ingress('svc-a'));
-    const result = buildConfig({ manifests: [dir], httpPort: '0', adminPort: '0', bindAddress: '127.0.0.1' });
+    const result = buildConfig({
+      manifests: [dir],
+      httpPort: '0',
+      adminPort: '0',
+      bindAddress: '127.0.0.1',
+      shutdownGracePeriod: '0',
+    });
     assert.ok(result.ok);
     const captured = captureLogger('info');
     lines = captured.lines;

@@ -60,6 +60,7 @@ describe('serve with TLS', () => {
       manifests: [dir],
       httpPort: '0',
       adminPort: '0',
+      shutdownGracePeriod: '0',
       bindAddress: '127.0.0.1',
       defaultSslCertificate: 'portico/default-tls',
     });

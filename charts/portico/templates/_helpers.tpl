@@ -66,12 +66,12 @@ The Service whose address goes into Ingress status (--publish-service), or nothi
 {{- end }}
 
 {{/*
-How long Portico's drain may take after SIGTERM: in-flight requests get DEFAULT_SHUTDOWN_GRACE_MS
-(10 s, src/config/config.ts), plus 5 s to stop the watches, release the Lease, flush the logs and
-exit. e2e/chart.test.ts checks this against the constant.
+How long Portico's drain may take after SIGTERM: the grace period (serving with /readyz failing),
+then the shutdown timeout (in-flight requests), plus 5 s to stop the watches, release the Lease,
+flush the logs and exit. e2e/chart.test.ts checks the sum.
 */}}
 {{- define "portico.drainSeconds" -}}
-15
+{{- add .Values.shutdown.gracePeriodSeconds .Values.shutdown.timeoutSeconds 5 }}
 {{- end }}
 
 {{/*
