@@ -353,6 +353,7 @@ ${namespaceYaml('team-b')}`,
     assert.equal(container.lifecycle, undefined);
     assert.ok(container.args.includes(`--shutdown-grace-period=${DEFAULT_SHUTDOWN_GRACE_PERIOD_MS / 1000}s`));
     assert.ok(container.args.includes(`--shutdown-timeout=${DEFAULT_SHUTDOWN_TIMEOUT_MS / 1000}s`));
+    assert.ok(container.args.includes('--workers=2'));
     assert.equal(
       pod.terminationGracePeriodSeconds,
       (DEFAULT_SHUTDOWN_GRACE_PERIOD_MS + DEFAULT_SHUTDOWN_TIMEOUT_MS) / 1000 + 5,

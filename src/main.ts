@@ -19,8 +19,8 @@ import { createMetrics } from './admin/metrics.ts';
 import { compile } from './compile/compile.ts';
 import type { Config } from './config/config.ts';
 import { createLogger, type Logger, type ProcessLogger } from './logging/create-logger.ts';
-import { createProxyServer } from './proxy/create-proxy-server.ts';
-import { ControlLoop } from './runtime/control-loop.ts';
+import { createProxyServer, type ProxyServer } from './proxy/create-proxy-server.ts';
+import { ControlLoop, type ControlLoopOptions } from './runtime/control-loop.ts';
 import { ManifestSource } from './standalone/manifest-source.ts';
 import { compileWithTls } from './tls/compile-with-tls.ts';
 import { generateDefaultCertificate } from './tls/default-certificate.ts';
@@ -42,7 +42,7 @@ export interface StartOptions {
   readonly processLogger?: ProcessLogger;
 }
 
-function describeListenError(what: string, host: string, port: number, error: unknown): Error {
+export function describeListenError(what: string, host: string, port: number, error: unknown): Error {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   const why =
     code === 'EADDRINUSE'
@@ -78,24 +78,141 @@ export async function startPortico(config: Config, options: StartOptions = {}): 
       : 'generated a self-signed certificate, served only while the --default-ssl-certificate Secret is missing or unusable',
   );
 
-  const state = new ControlLoop({
-    compile: compileWithTls(compile, { defaultCertificateSecret: config.tls.defaultCertificateSecret }),
-    compileOptions: config.compile,
-    holdoffMs: config.rebuildHoldoffMs,
-    maxDelayMs: config.rebuildMaxDelayMs,
-    logger,
-    metrics,
-    controlMetrics,
-  });
+  const state = createControlLoop(config, { logger, metrics, controlMetrics });
   let proxyListening = false;
-  let draining = false;
   const isReady = (): boolean => {
-    const ready = proxyListening && !draining && state.ready;
+    const ready = proxyListening && !stopper.draining() && state.ready;
     controlMetrics.ready.set(ready ? 1 : 0);
     return ready;
   };
   const admin = new AdminServer({ registry, isReady, logger });
-  const source = config.kube
+  const source = await createSource(config, state, logger);
+  const proxy = createProxyServer({
+    state,
+    logger,
+    metrics,
+    https: { fallbackCertificate, strictTransportSecurity: config.tls.strictTransportSecurity },
+    limits: { limitStatusCode: config.limitStatusCode },
+  });
+  // Clients that send no SNI get the server's own context: follow --default-ssl-certificate's Secret.
+  state.onSwap(() => proxy.refreshDefaultCertificate());
+
+  const stopper = createStop({
+    config,
+    processLogger,
+    onDraining: isReady,
+    serving: () => proxyListening,
+    // In-flight requests get up to the shutdown timeout; what is left then is cut.
+    closeListeners: () => proxy.close({ graceMs: config.shutdownTimeoutMs }),
+    source,
+    admin,
+    state,
+  });
+
+  try {
+    const adminAddress = await listenAdmin(admin, config, logger);
+    await source.start();
+    const { httpAddress, httpsAddress } = await listenProxy(proxy, config);
+    proxyListening = true;
+    isReady();
+    logger.info({ address: httpsAddress.address, port: httpsAddress.port }, 'https listening');
+    // Last, and unchanged in shape: tools wait for this line before sending traffic.
+    logger.info({ address: httpAddress.address, port: httpAddress.port }, 'proxy listening');
+    return {
+      httpAddress,
+      httpsAddress,
+      adminAddress,
+      state,
+      logger,
+      stop: stopper.stop,
+      skipGracePeriod: stopper.skipGracePeriod,
+    };
+  } catch (error) {
+    await stopper.stop('start failed');
+    throw error;
+  }
+}
+
+/** The control loop as configured; `buildsOnCommand` for a worker following its primary. */
+export function createControlLoop(
+  config: Config,
+  parts: Pick<ControlLoopOptions, 'logger' | 'metrics' | 'controlMetrics' | 'buildsOnCommand'>,
+): ControlLoop {
+  return new ControlLoop({
+    compile: compileWithTls(compile, { defaultCertificateSecret: config.tls.defaultCertificateSecret }),
+    compileOptions: config.compile,
+    holdoffMs: config.rebuildHoldoffMs,
+    maxDelayMs: config.rebuildMaxDelayMs,
+    ...parts,
+  });
+}
+
+export async function listenAdmin(admin: AdminServer, config: Config, logger: Logger): Promise<AddressInfo> {
+  const address = await admin
+    .listen(config.adminPort, config.bindAddress)
+    .catch((error: unknown) =>
+      Promise.reject(describeListenError('admin', config.bindAddress, config.adminPort, error)),
+    );
+  logger.info({ address: address.address, port: address.port }, 'admin listening');
+  return address;
+}
+
+export interface StopParts {
+  readonly config: Config;
+  readonly processLogger: ProcessLogger;
+  /** called as the drain starts (`draining()` is true from then): /readyz fails */
+  onDraining(): void;
+  /** whether anything serves yet (no grace period for a start that failed) */
+  serving(): boolean;
+  /** stop accepting and drain in-flight requests, bounded by the shutdown timeout */
+  closeListeners(): Promise<void>;
+  readonly source: Source;
+  readonly admin: AdminServer;
+  readonly state: ControlLoop;
+}
+
+/**
+ * The stop sequence (README "Graceful shutdown"), for one process and for the primary of
+ * several: /readyz fails, the grace period while still serving (`skipGracePeriod` ends it),
+ * then the source stops, the listeners drain, the admin listener closes.
+ */
+export function createStop(parts: StopParts): Pick<Stoppable, 'stop' | 'skipGracePeriod'> & { draining(): boolean } {
+  const { config, processLogger, source, admin, state } = parts;
+  const { logger } = processLogger;
+  const gracePeriod = cancellableDelay();
+  let stopping: Promise<void> | undefined;
+  let draining = false;
+  const stop = (reason: string): Promise<void> => {
+    stopping ??= (async () => {
+      draining = true;
+      parts.onDraining();
+      logger.info(
+        { reason, gracePeriodMs: config.shutdownGracePeriodMs, timeoutMs: config.shutdownTimeoutMs },
+        'shutting down',
+      );
+      // Still serving, /readyz failing: load balancers take a few probe periods to notice.
+      if (parts.serving() && config.shutdownGracePeriodMs > 0) await gracePeriod.wait(config.shutdownGracePeriodMs);
+      logger.info({ reason }, 'grace period over; closing the listeners');
+      await source.stop();
+      await parts.closeListeners();
+      await admin.close();
+      state.close();
+      logger.info('stopped');
+      processLogger.flush();
+    })();
+    return stopping;
+  };
+  return { stop, skipGracePeriod: () => gracePeriod.cancel(), draining: () => draining };
+}
+
+export interface Source {
+  start(): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+/** The manifest files, or the Kubernetes watchers (with status, Events and the Lease), feeding `state`. */
+export async function createSource(config: Config, state: ControlLoop, logger: Logger): Promise<Source> {
+  return config.kube
     ? // client-node is a heavy import: loaded only when cluster mode runs.
       (await import('./kube/cluster-mode.ts')).createClusterMode(
         config.kube,
@@ -110,76 +227,22 @@ export async function startPortico(config: Config, options: StartOptions = {}): 
         holdoffMs: config.manifestWatchHoldoffMs,
         maxDelayMs: config.manifestWatchMaxDelayMs,
       });
-  const proxy = createProxyServer({
-    state,
-    logger,
-    metrics,
-    https: { fallbackCertificate, strictTransportSecurity: config.tls.strictTransportSecurity },
-    limits: { limitStatusCode: config.limitStatusCode },
-  });
-  // Clients that send no SNI get the server's own context: follow --default-ssl-certificate's Secret.
-  state.onSwap(() => proxy.refreshDefaultCertificate());
+}
 
-  let stopping: Promise<void> | undefined;
-  const gracePeriod = cancellableDelay();
-  const stop = (reason: string): Promise<void> => {
-    stopping ??= (async () => {
-      draining = true;
-      isReady();
-      logger.info(
-        { reason, gracePeriodMs: config.shutdownGracePeriodMs, timeoutMs: config.shutdownTimeoutMs },
-        'shutting down',
-      );
-      // Still serving, /readyz failing: load balancers take a few probe periods to notice.
-      if (proxyListening && config.shutdownGracePeriodMs > 0) await gracePeriod.wait(config.shutdownGracePeriodMs);
-      logger.info({ reason }, 'grace period over; closing the listeners');
-      await source.stop();
-      // In-flight requests get up to the shutdown timeout; what is left then is cut.
-      await proxy.close({ graceMs: config.shutdownTimeoutMs });
-      await admin.close();
-      state.close();
-      logger.info('stopped');
-      processLogger.flush();
-    })();
-    return stopping;
-  };
-
-  try {
-    const adminAddress = await admin
-      .listen(config.adminPort, config.bindAddress)
-      .catch((error: unknown) =>
-        Promise.reject(describeListenError('admin', config.bindAddress, config.adminPort, error)),
-      );
-    logger.info({ address: adminAddress.address, port: adminAddress.port }, 'admin listening');
-    await source.start();
-    const httpAddress = await proxy
-      .listen(config.httpPort, config.bindAddress)
-      .catch((error: unknown) =>
-        Promise.reject(describeListenError('HTTP', config.bindAddress, config.httpPort, error)),
-      );
-    const httpsAddress = await proxy
-      .listenHttps(config.httpsPort, config.bindAddress)
-      .catch((error: unknown) =>
-        Promise.reject(describeListenError('HTTPS', config.bindAddress, config.httpsPort, error)),
-      );
-    proxyListening = true;
-    isReady();
-    logger.info({ address: httpsAddress.address, port: httpsAddress.port }, 'https listening');
-    // Last, and unchanged in shape: tools wait for this line before sending traffic.
-    logger.info({ address: httpAddress.address, port: httpAddress.port }, 'proxy listening');
-    return {
-      httpAddress,
-      httpsAddress,
-      adminAddress,
-      state,
-      logger,
-      stop,
-      skipGracePeriod: () => gracePeriod.cancel(),
-    };
-  } catch (error) {
-    await stop('start failed');
-    throw error;
-  }
+/** Opens the HTTP and HTTPS listeners; a failure names the listener and why. */
+export async function listenProxy(
+  proxy: ProxyServer,
+  config: Config,
+): Promise<{ httpAddress: AddressInfo; httpsAddress: AddressInfo }> {
+  const httpAddress = await proxy
+    .listen(config.httpPort, config.bindAddress)
+    .catch((error: unknown) => Promise.reject(describeListenError('HTTP', config.bindAddress, config.httpPort, error)));
+  const httpsAddress = await proxy
+    .listenHttps(config.httpsPort, config.bindAddress)
+    .catch((error: unknown) =>
+      Promise.reject(describeListenError('HTTPS', config.bindAddress, config.httpsPort, error)),
+    );
+  return { httpAddress, httpsAddress };
 }
 
 /** A delay that `cancel()` ends early (also when called before `wait`). */

@@ -68,8 +68,8 @@ function getStatus(url: string): Promise<number> {
 }
 
 /** Polls `url` until it answers 200; fails early, with the process's log, if it exits. */
-async function waitUntilServing(started: StartedProcess, url: string): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
+async function waitUntilServing(started: StartedProcess, url: string, timeoutMs = READY_TIMEOUT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   let exited = false;
   void started.exited.then(() => {
     exited = true;
@@ -81,9 +81,7 @@ async function waitUntilServing(started: StartedProcess, url: string): Promise<v
     if (status === 200) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  const why = exited
-    ? `exited (${await started.exited})`
-    : `answered ${status || 'nothing'} for ${READY_TIMEOUT_MS} ms`;
+  const why = exited ? `exited (${await started.exited})` : `answered ${status || 'nothing'} for ${timeoutMs} ms`;
   const log = await readFile(started.logPath, 'utf8').catch(() => '');
   throw new Error(`${started.name} did not come up: ${why}\n${log.trim().split('\n').slice(-20).join('\n')}`);
 }
@@ -177,12 +175,15 @@ export interface PorticoVariant {
   readonly nodeFlags?: readonly string[];
   /** measure the HTTPS listener (its generated default certificate: wrk sends no SNI to an IP) */
   readonly https?: boolean;
+  /** --workers (default 1) */
+  readonly workers?: number;
 }
 
 export async function startPortico(
   placement: Placement,
   backend: Listen,
   variant: PorticoVariant,
+  readyTimeoutMs?: number,
 ): Promise<Contestant> {
   const manifests = await writePorticoManifests(join(placement.tempDir, `${variant.key}-manifests`), backend);
   const listen = await listenOn('127.0.0.1');
@@ -209,6 +210,11 @@ export async function startPortico(
       String(adminPort),
       '--log-level',
       variant.logLevel,
+      // One process unless the variant says otherwise (bench:cores); stop at once.
+      '--workers',
+      String(variant.workers ?? 1),
+      '--shutdown-grace-period',
+      '0',
     ],
     cwd: placement.repoRoot,
     // With the access log on, its lines go to /dev/null: the JSON is built and written, but
@@ -218,6 +224,6 @@ export async function startPortico(
   });
   const measured = variant.https ? { host: listen.host, port: httpsPort } : listen;
   const url = `${variant.https ? 'https' : 'http'}://${measured.host}:${measured.port}/`;
-  await waitUntilServing(started, url);
+  await waitUntilServing(started, url, readyTimeoutMs);
   return { key: variant.key, label: variant.label, listen: measured, url, process: started, servingPid: started.pid };
 }

@@ -94,9 +94,11 @@ export class PorticoProcess {
         String(adminPort),
         '--bind-address',
         '127.0.0.1',
-        // Stop at once on SIGTERM unless a test asks for a grace period (a later flag wins).
+        // One process that stops at once on SIGTERM, unless a test asks otherwise (a later flag wins).
         '--shutdown-grace-period',
         '0',
+        '--workers',
+        '1',
         ...(options.args ?? []),
       ],
       logPath: join(controlPlane.directory, `${name}.log`),

@@ -12,6 +12,8 @@ export interface AdminServerOptions {
   /** asked on every /readyz; may turn false again (drain) */
   readonly isReady: () => boolean;
   readonly logger: Logger;
+  /** the /metrics text; default: the registry's (the primary of several workers aggregates theirs) */
+  readonly collectMetrics?: () => Promise<string>;
 }
 
 function answer(
@@ -59,8 +61,8 @@ export class AdminServer {
         else answer(response, 503, 'not ready\n');
         return;
       case '/metrics': {
-        const { registry } = this.#options;
-        answer(response, 200, await registry.metrics(), registry.contentType);
+        const { registry, collectMetrics } = this.#options;
+        answer(response, 200, await (collectMetrics ?? (() => registry.metrics()))(), registry.contentType);
         return;
       }
       default:

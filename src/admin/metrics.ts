@@ -63,6 +63,8 @@ export function createMetrics(registry: Registry): PorticoMetrics {
       name: 'portico_endpoints',
       help: 'Endpoints per Service, by condition',
       labelNames: ['namespace', 'service', 'condition'],
+      // With --workers, every worker holds the same endpoint sets: report one, not their sum.
+      aggregator: 'max',
       registers: [registry],
     }),
     tableBuilds: new Counter({
@@ -80,6 +82,8 @@ export function createMetrics(registry: Registry): PorticoMetrics {
     tableGeneration: new Gauge({
       name: 'portico_table_generation',
       help: 'Generation of the routing table in force',
+      // With --workers: the generation every worker has reached.
+      aggregator: 'min',
       registers: [registry],
     }),
   };

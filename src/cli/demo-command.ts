@@ -29,11 +29,12 @@ export function registerDemoCommand(program: Command): void {
     const problems: string[] = [];
     const backendPort = parsePortFlag('--backend-port', flags.backendPort, DEFAULT_DEMO_BACKEND_PORT, problems);
     const manifestDir = await makeDemoManifestDir();
-    // Ctrl-C stops at once: nothing balances load onto a demo on one's own machine.
+    // One process, and Ctrl-C stops at once: nothing balances load onto a demo on one's own machine.
     const result = buildConfig({
       ...configInputFromFlags(flags),
       manifests: [manifestDir],
       shutdownGracePeriod: '0',
+      workers: '1',
     });
     if (!result.ok || problems.length > 0) {
       await rm(manifestDir, { recursive: true, force: true });

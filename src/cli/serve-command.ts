@@ -1,6 +1,7 @@
 // `portico serve`: cluster mode, or standalone mode with `--manifests <file|dir>...`. Usage and config problems print
 // one line each on stderr and exit 2; a failure to start (port in use...) exits 1.
 
+import cluster from 'node:cluster';
 import type { Command } from 'commander';
 import { buildConfig, type Config, type ConfigInput } from '../config/config.ts';
 import {
@@ -59,6 +60,11 @@ export function registerServeCommand(program: Command): void {
   exitTwoOnUsageError(command);
   command.action(async (flags: ConfigFlags) => {
     const config = configOrExit(configInputFromFlags(flags));
+    // node:cluster runs this same command in each worker: it serves what the primary sends.
+    if (cluster.isWorker) {
+      await (await import('../workers/worker-process.ts')).runWorker(config);
+      return;
+    }
     // Loaded here, not at the top, so `portico explain` does not pay for the server's imports.
     const { startPortico, stopOnSignals } = await import('../main.ts');
     // Start waits for the first full list, which can take long (API server unreachable, RBAC
@@ -70,7 +76,10 @@ export function registerServeCommand(program: Command): void {
     };
     process.on('SIGTERM', exitWhileStarting);
     process.on('SIGINT', exitWhileStarting);
-    const portico = await startPortico(config).catch(failStart);
+    const portico =
+      config.workers > 1
+        ? await (await import('../workers/primary-process.ts')).runPrimary(config).catch(failStart)
+        : await startPortico(config).catch(failStart);
     process.off('SIGTERM', exitWhileStarting);
     process.off('SIGINT', exitWhileStarting);
     stopOnSignals(portico);

@@ -42,6 +42,7 @@ export interface ConfigFlags {
   limitStatusCode?: string;
   shutdownGracePeriod?: string;
   shutdownTimeout?: string;
+  workers?: string;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -111,7 +112,7 @@ export function addClusterOptions(command: Command): Command {
     .option('--update-status <bool>', 'write Ingress status (true/false)', 'true');
 }
 
-/** `serve` only: how a SIGTERM drains. */
+/** `serve` only: how a SIGTERM drains, and how many proxy processes run. */
 export function addLifecycleOptions(command: Command): Command {
   return command
     .option(
@@ -121,6 +122,10 @@ export function addLifecycleOptions(command: Command): Command {
     .option(
       '--shutdown-timeout <duration>',
       `then stop accepting and give in-flight requests this long (default ${DEFAULT_SHUTDOWN_TIMEOUT_MS / 1000}s)`,
+    )
+    .option(
+      '--workers <n>',
+      'proxy processes sharing the ports (default: the CPUs this process may use; 1: one process, no workers)',
     );
 }
 
@@ -149,5 +154,6 @@ export function configInputFromFlags(flags: ConfigFlags): ConfigInput {
     limitStatusCode: flags.limitStatusCode,
     shutdownGracePeriod: flags.shutdownGracePeriod,
     shutdownTimeout: flags.shutdownTimeout,
+    workers: flags.workers,
   };
 }

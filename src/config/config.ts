@@ -4,7 +4,7 @@
 
 import { statSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import {
   type CompileOptions,
   DEFAULT_CONTROLLER_CLASS,
@@ -51,6 +51,8 @@ export const DEFAULT_SHUTDOWN_GRACE_PERIOD_MS = 10_000;
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
 /** A longer value is a typo (an hour): it would hold a rollout that long. */
 const MAX_SHUTDOWN_PHASE_MS = 3_600_000;
+/** More worker processes than this is a typo on any machine Portico runs on. */
+const MAX_WORKERS = 256;
 
 /** `portico demo` listens on loopback only: it is for trying Portico on one's own machine. */
 export const DEMO_BIND_ADDRESS = '127.0.0.1';
@@ -107,6 +109,8 @@ export interface Config {
   readonly shutdownGracePeriodMs: number;
   /** ...then in-flight requests get this long before their connections are cut */
   readonly shutdownTimeoutMs: number;
+  /** proxy processes (README "Workers"); 1 runs everything in this one process, without node:cluster */
+  readonly workers: number;
 }
 
 /** What the flags parser hands over: strings as typed, before any check. */
@@ -134,6 +138,7 @@ export interface ConfigInput {
   /** a duration: `10s`, `1500ms`, or bare seconds */
   readonly shutdownGracePeriod?: string | undefined;
   readonly shutdownTimeout?: string | undefined;
+  readonly workers?: string | undefined;
   /** the process environment (KUBERNETES_SERVICE_HOST, POD_NAMESPACE, POD_NAME, HOSTNAME) */
   readonly env?: Readonly<Record<string, string | undefined>> | undefined;
 }
@@ -309,6 +314,17 @@ export function parseDurationFlag(flag: string, raw: string | undefined, fallbac
   return value;
 }
 
+/** Default: the CPUs this process may run on (its affinity mask), as os.availableParallelism() counts them. */
+function parseWorkersFlag(raw: string | undefined, problems: string[]): number {
+  if (raw === undefined) return Math.min(MAX_WORKERS, availableParallelism());
+  const value = /^\d{1,3}$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
+  if (!(value >= 1 && value <= MAX_WORKERS)) {
+    problems.push(`--workers ${JSON.stringify(raw)} must be a number of processes, 1-${MAX_WORKERS}`);
+    return 1;
+  }
+  return value;
+}
+
 export function buildConfig(input: ConfigInput): ConfigResult {
   const problems: string[] = [];
   const manifests = [...(input.manifests ?? [])];
@@ -367,6 +383,7 @@ export function buildConfig(input: ConfigInput): ConfigResult {
     DEFAULT_SHUTDOWN_TIMEOUT_MS,
     problems,
   );
+  const workers = parseWorkersFlag(input.workers, problems);
 
   if (problems.length > 0) return { ok: false, problems };
   const config: Config = Object.freeze({
@@ -391,6 +408,7 @@ export function buildConfig(input: ConfigInput): ConfigResult {
     limitStatusCode,
     shutdownGracePeriodMs,
     shutdownTimeoutMs,
+    workers,
   });
   return { ok: true, config };
 }

@@ -33,6 +33,11 @@ export interface ControlLoopOptions {
   readonly clock?: Clock;
   /** the compiler; replaceable so tests can make a build fail */
   readonly compile?: typeof compileSnapshot;
+  /**
+   * A worker process (README "Workers"): never builds on its own; the primary says when, and
+   * which generation the build is (`rebuildAs`), so every worker serves the same generation.
+   */
+  readonly buildsOnCommand?: boolean;
 }
 
 export interface TableSwap {
@@ -44,6 +49,7 @@ export interface TableSwap {
 }
 
 export type SwapListener = (swap: TableSwap) => void;
+export type ApplyListener = (changes: readonly ClusterChange[]) => void;
 
 export class ControlLoop implements LiveState, ClusterSink {
   readonly #options: ControlLoopOptions;
@@ -57,6 +63,7 @@ export class ControlLoop implements LiveState, ClusterSink {
   #synced = false;
   #closed = false;
   readonly #swapListeners: SwapListener[] = [];
+  readonly #applyListeners: ApplyListener[] = [];
 
   constructor(options: ControlLoopOptions) {
     this.#options = options;
@@ -117,7 +124,13 @@ export class ControlLoop implements LiveState, ClusterSink {
     const applied = applyChanges(this.#snapshot, changes);
     this.#snapshot = applied.snapshot;
     for (const serviceKey of touchedServices) this.#publishEndpointCounts(serviceKey);
-    if (applied.routesChanged && this.#synced) this.#debouncer.request();
+    for (const listener of this.#applyListeners) this.#notify(listener, changes);
+    if (applied.routesChanged && this.#synced && this.#options.buildsOnCommand !== true) this.#debouncer.request();
+  }
+
+  /** Called after every applied batch, in order (the primary relays them to its workers). */
+  onApply(listener: ApplyListener): void {
+    this.#applyListeners.push(listener);
   }
 
   /** Called after every table swap (status writing, Events); listener errors are logged, never thrown. */
@@ -129,7 +142,13 @@ export class ControlLoop implements LiveState, ClusterSink {
   markSynced(): void {
     if (this.#closed || this.#synced) return;
     this.#synced = true;
-    this.#rebuild();
+    if (this.#options.buildsOnCommand !== true) this.#rebuild();
+  }
+
+  /** Builds from the current snapshot now, numbered `generation` (a worker following its primary). */
+  rebuildAs(generation: number): void {
+    this.#debouncer.cancel();
+    this.#rebuild(generation);
   }
 
   /** Builds now if a rebuild is waiting for its hold-off (tests, shutdown). */
@@ -142,7 +161,7 @@ export class ControlLoop implements LiveState, ClusterSink {
     this.#debouncer.cancel();
   }
 
-  #rebuild(): void {
+  #rebuild(generation = this.#routing.generation + 1): void {
     if (this.#closed) return;
     const { logger, metrics, controlMetrics, compileOptions } = this.#options;
     const snapshot = this.#snapshot;
@@ -160,7 +179,6 @@ export class ControlLoop implements LiveState, ClusterSink {
       return;
     }
     const durationMs = this.#clock.now() - startedAt;
-    const generation = this.#routing.generation + 1;
     this.#routing = Object.freeze({ table: result.table, generation });
 
     metrics.tableBuilds.inc({ result: 'success' });
@@ -187,12 +205,14 @@ export class ControlLoop implements LiveState, ClusterSink {
       'routing table swapped',
     );
     const swap: TableSwap = { generation, table: result.table, diagnostics: result.diagnostics, snapshot };
-    for (const listener of this.#swapListeners) {
-      try {
-        listener(swap);
-      } catch (error) {
-        logger.error({ err: error, generation }, 'table swap listener failed');
-      }
+    for (const listener of this.#swapListeners) this.#notify(listener, swap);
+  }
+
+  #notify<T>(listener: (value: T) => void, value: T): void {
+    try {
+      listener(value);
+    } catch (error) {
+      this.#options.logger.error({ err: error, generation: this.#routing.generation }, 'control loop listener failed');
     }
   }
 

@@ -71,6 +71,8 @@ function serveOnLoopback(adminPort = '0') {
     '127.0.0.1',
     '--shutdown-grace-period',
     '0',
+    '--workers',
+    '1',
   ]);
 }
 

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { buildConfig, type Config, type ConfigInput } from '../../src/config/config.ts';
@@ -39,6 +39,7 @@ const rows: readonly Row[] = [
       rebuildMaxDelayMs: 500,
       shutdownGracePeriodMs: 10_000,
       shutdownTimeoutMs: 30_000,
+      workers: availableParallelism(),
     },
   },
   {
@@ -50,6 +51,16 @@ const rows: readonly Row[] = [
     name: 'shutdown durations: bare seconds and zero',
     input: { manifests: [dir], shutdownGracePeriod: '0', shutdownTimeout: ' 0.5 ' },
     expect: { shutdownGracePeriodMs: 0, shutdownTimeoutMs: 500 },
+  },
+  {
+    name: '--workers',
+    input: { manifests: [dir], workers: ' 4 ' },
+    expect: { workers: 4 },
+  },
+  {
+    name: 'bad --workers',
+    input: { manifests: [dir], workers: '0' },
+    problems: ['--workers "0" must be a number of processes, 1-256'],
   },
   {
     name: 'bad shutdown durations',

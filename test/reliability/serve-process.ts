@@ -72,13 +72,14 @@ export interface ServeProcess {
 }
 
 /**
- * `paths`: each given as its own --manifests argument (a directory, or single files). No
- * shutdown grace period unless `extraArgs` gives one (a later flag wins): SIGTERM closes the
- * listeners at once, as these tests expect.
+ * `paths`: each given as its own --manifests argument (a directory, or single files). One
+ * process and no shutdown grace period unless `extraArgs` say otherwise (a later flag wins):
+ * SIGTERM closes the listeners at once, as these tests expect.
  */
 export async function startServe(
   paths: string | readonly string[],
   extraArgs: readonly string[] = [],
+  startTimeoutMs?: number,
 ): Promise<ServeProcess> {
   const run = spawnPortico([
     'serve',
@@ -91,11 +92,13 @@ export async function startServe(
     '127.0.0.1',
     '--shutdown-grace-period',
     '0',
+    '--workers',
+    '1',
     ...extraArgs,
   ]);
   try {
-    const admin = await run.line(/"port":(\d+),"msg":"admin listening"/);
-    const proxy = await run.line(/"port":(\d+),"msg":"proxy listening"/);
+    const admin = await run.line(/"port":(\d+),"msg":"admin listening"/, startTimeoutMs);
+    const proxy = await run.line(/"port":(\d+),"msg":"proxy listening"/, startTimeoutMs);
     const proxyPort = Number(proxy[1]);
     const adminPort = Number(admin[1]);
     const adminOrigin = `http://127.0.0.1:${adminPort}`;

@@ -43,7 +43,7 @@ function slice(name: string, service: string, addresses: Record<string, Endpoint
   return one(endpointSliceYaml(name, service, 18080, addresses));
 }
 
-function setup(options: { compile?: typeof compile } = {}) {
+function setup(options: { compile?: typeof compile; buildsOnCommand?: boolean } = {}) {
   const clock = new ManualClock();
   const { logger, lines } = captureLogger();
   const registry = new Registry();
@@ -57,6 +57,7 @@ function setup(options: { compile?: typeof compile } = {}) {
     controlMetrics: createControlMetrics(registry),
     clock,
     ...(options.compile ? { compile: options.compile } : {}),
+    ...(options.buildsOnCommand ? { buildsOnCommand: true } : {}),
   });
   for (const record of records(BASE)) loop.apply({ type: 'upsert', record });
   return { clock, lines, registry, loop };
@@ -89,6 +90,35 @@ describe('control loop', () => {
     assert.equal(loop.routing().generation, 1);
     assert.equal(loop.ready, true);
     assert.equal(backendFor(loop, '/').serviceKey, 'default/web');
+  });
+
+  it('a worker (buildsOnCommand) builds only when told, numbered as told; a primary relays its batches', () => {
+    const primary = setup().loop;
+    const worker = setup({ buildsOnCommand: true });
+    primary.onApply((changes) => worker.loop.applyChanges(changes));
+    primary.onSwap((swap) => worker.loop.rebuildAs(swap.generation));
+    worker.loop.applyChanges(
+      [...primary.snapshot.ingressClasses.values(), ...primary.snapshot.services.values()].map((record) => ({
+        type: 'upsert' as const,
+        record,
+      })),
+    );
+    worker.loop.markSynced();
+    assert.equal(worker.loop.routing().generation, 0, 'synced, but no build until the primary says so');
+
+    primary.apply({ type: 'upsert', record: ingress('/', 'web') });
+    primary.markSynced();
+    assert.equal(worker.loop.routing().generation, 1);
+    assert.equal(backendFor(worker.loop, '/').serviceKey, 'default/web');
+
+    primary.apply({ type: 'upsert', record: ingress('/', 'web2') });
+    worker.clock.advance(1_000);
+    assert.equal(worker.loop.routing().generation, 1, 'a worker never builds on its own hold-off');
+    assert.equal(backendFor(worker.loop, '/').serviceKey, 'default/web');
+    primary.flush();
+    assert.equal(worker.loop.routing().generation, 2);
+    assert.equal(backendFor(worker.loop, '/').serviceKey, 'default/web2');
+    assert.equal(worker.loop.snapshot.ingresses.size, primary.snapshot.ingresses.size);
   });
 
   it('debounces route changes and swaps the table atomically', () => {
