@@ -11,6 +11,7 @@
 //          --profile (also profile Portico under the same load with --cpu-prof)
 //          --skip-https (leave out the HTTPS rows: nginx and Portico terminating TLS)
 //          --profile-out <file> (where the .cpuprofile is kept)
+//          --cores (`npm run bench:cores`: Portico --workers 1 vs --workers 2 instead, bench/http/cores.ts)
 
 import { spawnSync } from 'node:child_process';
 import { chmod, copyFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -30,6 +31,7 @@ import {
   writeBenchCertificate,
 } from './contestants.ts';
 import type { Listen } from './nginx-config.ts';
+import { benchCores } from './cores.ts';
 import { formatProfileSummary, summarizeCpuProfile } from './cpu-profile.ts';
 import { BENCH_HOST } from './portico-manifests.ts';
 import { formatTable, formatTargets, type Measurement, median, type Row, TABLE_NOTES } from './report.ts';
@@ -54,6 +56,7 @@ const { values: flags } = parseArgs({
     profile: { type: 'boolean', default: false },
     'skip-https': { type: 'boolean', default: false },
     'profile-out': { type: 'string', default: join(tmpdir(), 'portico-bench.cpuprofile') },
+    cores: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -346,7 +349,9 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 }
 
 try {
-  await main(processes, tempDir);
+  if (flags.cores)
+    await benchCores(processes, tempDir, { repoRoot, durationSeconds, warmupSeconds, rounds, connections });
+  else await main(processes, tempDir);
 } catch (error) {
   // After a signal, the failure is only wrk being stopped under us.
   if (!interrupted) console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
