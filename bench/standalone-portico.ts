@@ -48,6 +48,8 @@ export async function startStandalonePortico(
       ...options.manifests.flatMap((path) => ['--manifests', path]),
       ...['--bind-address', HOST, '--http-port', String(httpPort), '--https-port', String(httpsPort)],
       ...['--admin-port', String(adminPort), '--log-level', options.logLevel ?? 'warn'],
+      // One process, as these figures were taken; and no shutdown grace period to wait out.
+      ...['--workers', '1', '--shutdown-grace-period', '0'],
     ],
     cwd: options.repoRoot,
     logPath: join(options.tempDir, `${options.name}.log`),
