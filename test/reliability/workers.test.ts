@@ -104,12 +104,21 @@ test('--workers 2: both workers serve, /metrics sums them, a manifest edit reach
       },
       { timeoutMs: 30_000, intervalMs: 20 },
     );
-    const generations = serve.run
-      .logs()
-      .filter((line) => line.msg === 'routing table swapped' && line.worker !== undefined)
-      .map((line) => `${String(line.worker)}:${String(line.generation)}`);
-    t.diagnostic(`worker table generations: ${generations.join(' ')}`);
-    assert.ok(generations.includes('1:2') && generations.includes('2:2'), 'both workers built generation 2');
+    // Log lines are written in batches (up to 100 ms late): wait for them rather than read once.
+    const generations = (): string[] =>
+      serve.run
+        .logs()
+        .filter((line) => line.msg === 'routing table swapped' && line.worker !== undefined)
+        .map((line) => `${String(line.worker)}:${String(line.generation)}`);
+    await waitFor(
+      'both workers to log generation 2',
+      () => generations().includes('1:2') && generations().includes('2:2'),
+      {
+        timeoutMs: 10_000,
+      },
+    ).catch(() => undefined);
+    t.diagnostic(`worker table generations: ${generations().join(' ')}`);
+    assert.ok(generations().includes('1:2') && generations().includes('2:2'), 'both workers built generation 2');
     assert.equal(await serve.stop(), 0);
   } finally {
     serve.run.child.kill('SIGKILL');
