@@ -23,6 +23,7 @@ import { parseSelectionAnnotations } from './annotations/parse-selection-annotat
 import { type CompileOptions, DEFAULT_COMPILE_OPTIONS } from './compile-options.ts';
 import { compilePathPattern } from './compile-path-pattern.ts';
 import { compareIngressAge } from './ingress-order.ts';
+import { resolveAuth } from './resolve-auth.ts';
 import { checkBackendShape, resolveBackend } from './resolve-backend.ts';
 import { type UpstreamChoice, upstreamChoiceFor } from './resolve-upstream.ts';
 import { decideIngressClass } from './select-ingresses.ts';
@@ -220,7 +221,9 @@ export function compile(snapshot: ClusterSnapshot, options: CompileOptions = DEF
     const upstream = upstreamChoiceFor(ingress, annotations.attributes, snapshot.secrets);
     diagnostics.push(...upstream.diagnostics);
     upstreamChoices.set(ingress.key, upstream.choice);
-    const attributes = withDefaultBackend(ingress, annotations.attributes, annotations.defaultBackendService);
+    const withDefault = withDefaultBackend(ingress, annotations.attributes, annotations.defaultBackendService);
+    const auth = resolveAuth(ingress, snapshot.secrets, diagnostics);
+    const attributes = auth === undefined ? withDefault : Object.freeze({ ...withDefault, auth });
     const context: IngressContext = {
       ingress,
       rank,

@@ -40,6 +40,7 @@ import { selectContext } from '../tls/select-context.ts';
 import { createPolicyContext, type KeyPair, TLS_POLICY } from '../tls/tls-settings.ts';
 import { createGuardedLookup, type GuardedLookupOptions, isLoopbackOrLinkLocal } from '../upstream/guarded-lookup.ts';
 import { PoolRegistry } from '../upstream/pool-registry.ts';
+import { BasicAuthGate } from './basic-auth-gate.ts';
 import { clientAddressOf, Forwarder, type PickerSet } from './forward-request.ts';
 import { endSocketWithError, type PorticoErrorCode, statusOfError } from './proxy-errors.ts';
 import {
@@ -149,6 +150,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     algorithm: options.loadBalance ?? DEFAULT_LOAD_BALANCE,
   };
   const limiter = new RequestLimiter({ maxClients: limits.maxLimitedClients, now });
+  const auth = new BasicAuthGate();
   const forwarderFor = (scheme: 'http' | 'https', responseHeaders: readonly string[]): Forwarder =>
     new Forwarder({
       state: options.state,
@@ -163,6 +165,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       now,
       limiter,
       limitStatusCode: limits.limitStatusCode,
+      auth,
     });
 
   const forwarder = forwarderFor('http', []);
@@ -392,7 +395,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
         destroyWebSockets();
         await closed;
         for (const sockets of allWebSockets) sockets.close();
-        await pools.close(Math.max(0, deadline - now()));
+        await Promise.all([pools.close(Math.max(0, deadline - now())), auth.close()]);
       })();
       return closing;
     },

@@ -53,6 +53,8 @@ export interface ForwardedFacts {
   readonly requestId: string;
   /** from the route: `host` (upstream-vhost), `x-forwarded-prefix` */
   readonly routeHeaders: Readonly<Record<string, string>>;
+  /** the route checked the client's Authorization itself (`auth-type: basic`): not sent upstream */
+  readonly dropAuthorization?: boolean | undefined;
 }
 
 /**
@@ -70,7 +72,8 @@ export function upstreamRequestHeaders(headers: IncomingHttpHeaders, facts: Forw
       SET_BY_PROXY.has(name) ||
       named?.has(name) ||
       Object.hasOwn(routeHeaders, name) ||
-      name.startsWith(':')
+      name.startsWith(':') ||
+      (facts.dropAuthorization === true && name === 'authorization')
     )
       continue;
     const value = headers[name];

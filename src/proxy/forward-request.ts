@@ -60,6 +60,7 @@ import {
   type UpstreamErrorCode,
   type UpstreamFailure,
 } from '../upstream/upstream-error-status.ts';
+import { type AuthVerdict, basicChallenge, type BasicAuthGate } from './basic-auth-gate.ts';
 import { clientResponseHeaders, clientTrailers, upstreamRequestHeaders, wantsTrailers } from './forward-headers.ts';
 import { errorBody, type PorticoErrorCode, statusBody, statusOfError } from './proxy-errors.ts';
 import type { ProxyTimeouts } from './proxy-options.ts';
@@ -100,6 +101,20 @@ export interface ForwarderOptions {
   readonly limiter: RequestLimiter;
   /** the status for requests refused by `limit-*` (ingress-nginx's limit-req/conn-status-code, 503) */
   readonly limitStatusCode: number;
+  /** `auth-type: basic` checks; routes with auth answer 503 without it */
+  readonly auth?: BasicAuthGate | undefined;
+}
+
+/** The error a failed authentication verdict answers with. */
+export function authErrorOf(verdict: Exclude<AuthVerdict, 'pass'>): PorticoErrorCode {
+  switch (verdict) {
+    case 'challenge':
+      return 'PORTICO_ERR_UNAUTHORIZED';
+    case 'busy':
+      return 'PORTICO_ERR_AUTH_BUSY';
+    case 'unavailable':
+      return 'PORTICO_ERR_AUTH_UNAVAILABLE';
+  }
 }
 
 /** Where one attempt goes. */
@@ -455,8 +470,7 @@ class Exchange {
     else this.#res.destroy();
   }
 
-  #forward(forwardDecision: Extract<RequestDecision, { kind: 'forward' }>): void {
-    let decision = forwardDecision;
+  #forward(decision: Extract<RequestDecision, { kind: 'forward' }>): void {
     const attributes = decision.route?.attributes;
     this.#attributes = attributes;
     if (sourceDenied(this.#clientIp, attributes?.allowSourceRanges, attributes?.denySourceRanges)) {
@@ -467,6 +481,33 @@ class Exchange {
     // Routes without CORS or limits pay nothing more than this check.
     if ((attributes?.cors !== undefined || attributes?.limits !== undefined) && this.#answeredByPolicy(attributes))
       return;
+    const auth = attributes?.auth;
+    if (auth === undefined) {
+      this.#forwardAuthorized(decision);
+      return;
+    }
+    const gate = this.#forwarder.options.auth;
+    const verdict = gate ? gate.check(auth, this.#req.headers.authorization) : 'unavailable';
+    const proceed = (outcome: AuthVerdict): void => {
+      if (outcome === 'pass') this.#forwardAuthorized(decision);
+      else if (outcome === 'challenge')
+        this.#respondError('PORTICO_ERR_UNAUTHORIZED', undefined, ['www-authenticate', basicChallenge(auth)]);
+      else this.#respondError(authErrorOf(outcome));
+    };
+    if (typeof verdict === 'string') proceed(verdict);
+    else {
+      verdict
+        .then((outcome) => {
+          if (!this.#clientGone && !this.#finished) proceed(outcome);
+        })
+        .catch((error: unknown) => this.fail(error));
+    }
+  }
+
+  /** After source ranges, limits, CORS preflight and authentication (nginx's phase order). */
+  #forwardAuthorized(forwardDecision: Extract<RequestDecision, { kind: 'forward' }>): void {
+    let decision = forwardDecision;
+    const attributes = decision.route?.attributes;
     const maxBody = attributes?.proxyBodySize;
     const declared = this.#req.headers['content-length'];
     if (maxBody !== undefined && declared !== undefined && Number(declared) > maxBody) {
@@ -505,6 +546,8 @@ class Exchange {
       localPort: req.socket.localPort,
       requestId: this.#requestId,
       routeHeaders: decision.upstreamHeaders,
+      // The credentials were for Portico (ingress-nginx does not pass them on either).
+      dropAuthorization: attributes?.auth !== undefined,
     });
     // `TE: trailers` is the one TE allowed in HTTP/2 (RFC 9113 section 8.2.2) and gRPC servers
     // expect it: passed on to HTTP/2 backends when the client sent it.
@@ -882,9 +925,9 @@ class Exchange {
     controller?.resume();
   };
 
-  #respondError(code: PorticoErrorCode, status = statusOfError(code)): void {
+  #respondError(code: PorticoErrorCode, status = statusOfError(code), extraHeaders: readonly string[] = []): void {
     this.#errorCode = code;
-    this.#respondPlain(status, errorBody(status, code, this.#requestId));
+    this.#respondPlain(status, errorBody(status, code, this.#requestId), extraHeaders);
   }
 
   /** A status Portico answers without an error of its own (custom-http-errors without an error backend). */
@@ -892,7 +935,7 @@ class Exchange {
     this.#respondPlain(status, statusBody(status, this.#requestId));
   }
 
-  #respondPlain(status: number, body: string): void {
+  #respondPlain(status: number, body: string, extraHeaders: readonly string[] = []): void {
     const res = this.#res;
     if (res.headersSent) {
       res.destroy();
@@ -908,6 +951,7 @@ class Exchange {
       String(Buffer.byteLength(body)),
       'x-request-id',
       this.#requestId,
+      ...extraHeaders,
       ...this.#ownHeaders,
     ]);
     res.end(body);

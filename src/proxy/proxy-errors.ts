@@ -8,6 +8,8 @@ import { UPSTREAM_FAILURES, type UpstreamErrorCode } from '../upstream/upstream-
 
 const FRONT_ERRORS = {
   PORTICO_ERR_BAD_REQUEST: 400,
+  /** `auth-type: basic`: no or wrong credentials (sent with WWW-Authenticate) */
+  PORTICO_ERR_UNAUTHORIZED: 401,
   /** the client address is outside `allowlist-source-range` or inside `denylist-source-range` */
   PORTICO_ERR_FORBIDDEN: 403,
   PORTICO_ERR_NO_ROUTE: 404,
@@ -24,6 +26,10 @@ const FRONT_ERRORS = {
   PORTICO_ERR_RATE_LIMITED: 503,
   /** over the route's `limit-connections` (the status is --limit-status-code, 503 by default) */
   PORTICO_ERR_TOO_MANY_CONNECTIONS: 503,
+  /** the route asks for authentication Portico cannot set up (missing or bad Secret, auth-url) */
+  PORTICO_ERR_AUTH_UNAVAILABLE: 503,
+  /** too many bcrypt checks waiting (src/auth/bcrypt-verifier.ts) */
+  PORTICO_ERR_AUTH_BUSY: 503,
 } as const;
 
 export type FrontErrorCode = keyof typeof FRONT_ERRORS;
@@ -45,10 +51,16 @@ export function statusBody(status: number, requestId: string): string {
 }
 
 /** For sockets with no ServerResponse: client errors and refused upgrades. */
-export function rawErrorResponse(code: PorticoErrorCode, requestId: string, status = statusOfError(code)): string {
+export function rawErrorResponse(
+  code: PorticoErrorCode,
+  requestId: string,
+  status = statusOfError(code),
+  wwwAuthenticate?: string,
+): string {
   const body = errorBody(status, code, requestId);
   return (
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
+    (wwwAuthenticate === undefined ? '' : `WWW-Authenticate: ${wwwAuthenticate}\r\n`) +
     'Content-Type: text/plain; charset=utf-8\r\n' +
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
     `X-Request-ID: ${requestId}\r\n` +

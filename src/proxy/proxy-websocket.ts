@@ -11,14 +11,15 @@ import { Agent as HttpsAgent } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import HttpProxy from 'http-proxy';
-import { selectionOf } from '../routing/resolve-request.ts';
+import { type RequestDecision, selectionOf } from '../routing/resolve-request.ts';
 import type { UpstreamTls } from '../routing/route-table.ts';
 import { sourceDenied } from '../routing/source-range.ts';
 import { type ConnectLookup, resolveGuarded } from '../upstream/guarded-lookup.ts';
 import { originOf } from '../upstream/pool-registry.ts';
 import { classifyUpstreamError, UpstreamError } from '../upstream/upstream-error-status.ts';
 import { upstreamRequestHeaders } from './forward-headers.ts';
-import { clientAddressOf, type Forwarder } from './forward-request.ts';
+import { type AuthVerdict, basicChallenge } from './basic-auth-gate.ts';
+import { authErrorOf, clientAddressOf, type Forwarder } from './forward-request.ts';
 import { type PorticoErrorCode, rawErrorResponse, statusOfError } from './proxy-errors.ts';
 import { requestIdFrom } from './request-id.ts';
 
@@ -175,7 +176,6 @@ export class WebSocketProxy {
   }
 
   #route(req: IncomingMessage, socket: Duplex, head: Buffer, context: UpgradeContext): void {
-    const { scheme } = this.#forwarder.options;
     const decision = this.#forwarder.resolve(req);
     if (decision.kind === 'bad-request' || decision.kind === 'not-found') {
       this.#refuse(
@@ -212,6 +212,38 @@ export class WebSocketProxy {
       const slot = verdict.connectionKey;
       if (slot !== undefined) socket.once('close', () => limiter.release(slot));
     }
+    const auth = attributes?.auth;
+    if (auth === undefined) {
+      this.#routeAllowed(req, socket, head, context, decision);
+      return;
+    }
+    const gate = this.#forwarder.options.auth;
+    const verdict = gate ? gate.check(auth, req.headers.authorization) : 'unavailable';
+    const proceed = (outcome: AuthVerdict): void => {
+      if (outcome === 'pass') this.#routeAllowed(req, socket, head, context, decision);
+      else if (outcome === 'challenge')
+        this.#refuse(socket, context, 'PORTICO_ERR_UNAUTHORIZED', undefined, basicChallenge(auth));
+      else this.#refuse(socket, context, authErrorOf(outcome));
+    };
+    if (typeof verdict === 'string') proceed(verdict);
+    else {
+      verdict
+        .then((outcome) => {
+          if (!socket.destroyed) proceed(outcome);
+        })
+        .catch(() => this.#refuse(socket, context, 'PORTICO_ERR_INTERNAL'));
+    }
+  }
+
+  #routeAllowed(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    context: UpgradeContext,
+    decision: Extract<RequestDecision, { kind: 'forward' }>,
+  ): void {
+    const { scheme } = this.#forwarder.options;
+    const attributes = decision.route?.attributes;
     const ref = decision.backend.ref;
     context.service = ref?.service ?? '';
     context.serviceRef = ref ? `${ref.namespace}/${ref.service}:${ref.port}` : undefined;
@@ -237,6 +269,7 @@ export class WebSocketProxy {
       localPort: req.socket.localPort,
       requestId: context.requestId,
       routeHeaders: decision.upstreamHeaders,
+      dropAuthorization: attributes?.auth !== undefined,
     });
     const outgoing: Record<string, string | string[]> = Object.create(null);
     for (let index = 0; index < headers.length; index += 2) {
@@ -318,10 +351,16 @@ export class WebSocketProxy {
     }
   }
 
-  #refuse(socket: Duplex, context: UpgradeContext, code: PorticoErrorCode, status = statusOfError(code)): void {
+  #refuse(
+    socket: Duplex,
+    context: UpgradeContext,
+    code: PorticoErrorCode,
+    status = statusOfError(code),
+    challenge?: string,
+  ): void {
     context.error = code;
     context.status = status;
-    if (socket.writable) socket.end(rawErrorResponse(code, context.requestId, status));
+    if (socket.writable) socket.end(rawErrorResponse(code, context.requestId, status, challenge));
     else socket.destroy();
   }
 

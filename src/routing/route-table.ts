@@ -1,6 +1,7 @@
 // The compiled routing table: immutable data built by compile and read by every request.
 // A request reads the table reference once and uses that table to its end.
 
+import type { Credentials } from '../auth/htpasswd.ts';
 import type { LoadBalanceAlgorithm } from '../endpoints/endpoint-picker.ts';
 import type { TlsCertificates } from '../tls/bind-certificates.ts';
 import type { CorsPolicy } from './cors-policy.ts';
@@ -114,6 +115,22 @@ export interface SessionCookieSettings {
   readonly changeOnFailure: boolean;
 }
 
+/**
+ * `auth-type: basic` (ingress-nginx). When the Secret or an annotation is unusable the route
+ * fails closed: it answers 503 rather than serve without the protection it asked for.
+ */
+export type RouteAuth =
+  | {
+      readonly kind: 'basic';
+      /** `auth-realm`, for `WWW-Authenticate: Basic realm="..."` */
+      readonly realm: string;
+      /** `ns/name` of the Secret */
+      readonly secretKey: string;
+      /** one object per Secret generation: the proxy caches verifications against it */
+      readonly credentials: Credentials;
+    }
+  | { readonly kind: 'unavailable'; readonly reason: string };
+
 /** Per-route behaviour taken from annotations; unset fields mean "not configured". */
 export interface RouteAttributes {
   readonly rewriteTarget: string | undefined;
@@ -163,6 +180,8 @@ export interface RouteAttributes {
   readonly upstreamHashBy?: HashKeyTemplate | undefined;
   /** `load-balance`; undefined: the global `--load-balance` */
   readonly loadBalance?: LoadBalanceAlgorithm | undefined;
+  /** `auth-type: basic` with its Secret, resolved at compile time */
+  readonly auth?: RouteAuth | undefined;
 }
 
 /** Local request limits per client address, one zone per Ingress (ingress-nginx `limit-*`). */

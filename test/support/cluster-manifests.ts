@@ -95,6 +95,25 @@ ${pathRows.join('\n')}
 `;
 }
 
+/** An Opaque Secret in `default`; `data` values are base64-encoded here, `stringData` written as is. */
+export function opaqueSecretYaml(
+  name: string,
+  values: { readonly data?: Readonly<Record<string, string>>; readonly stringData?: Readonly<Record<string, string>> },
+): string {
+  const rows = (entries: Readonly<Record<string, string>>, encode: boolean): string =>
+    Object.entries(entries)
+      .map(
+        ([key, value]) =>
+          `  ${JSON.stringify(key)}: ${JSON.stringify(encode ? Buffer.from(value).toString('base64') : value)}`,
+      )
+      .join('\n');
+  return `apiVersion: v1
+kind: Secret
+metadata: { name: ${name}, namespace: default }
+type: Opaque
+${values.data ? `data:\n${rows(values.data, true)}\n` : ''}${values.stringData ? `stringData:\n${rows(values.stringData, false)}\n` : ''}`;
+}
+
 export function manifests(...documents: readonly string[]): string {
   return [INGRESS_CLASS_YAML, ...documents].join('---\n');
 }

@@ -4,6 +4,7 @@
 // UnsupportedAnnotation diagnostic, so nothing on an Ingress is silently ignored.
 
 import {
+  AUTH_ANNOTATIONS,
   CANARY_ANNOTATIONS,
   REFUSED_ANNOTATIONS,
   ROUTE_ANNOTATIONS,
@@ -240,6 +241,27 @@ export const ANNOTATION_CATALOG: readonly CatalogEntry[] = Object.freeze([
     status: 'supported',
     note: 'round_robin or ewma; the retired least_conn, ip_hash and chash are refused with a diagnostic',
   },
+  {
+    name: 'auth-type',
+    status: 'differs',
+    note: 'basic only; digest (and any other value) makes the paths answer 503 with a diagnostic, as a location ingress-nginx cannot protect',
+  },
+  {
+    name: 'auth-secret',
+    status: 'differs',
+    note: "name or namespace/name, in the Ingress's own namespace only (ingress-nginx's allow-cross-namespace-resources default); an Opaque Secret; missing Secret or key, or no usable user: 503 with a diagnostic",
+  },
+  {
+    name: 'auth-secret-type',
+    status: 'differs',
+    note: 'auth-file (key auth) or auth-map; hashes bcrypt, $apr1$, {SHA} and {PLAIN}; other crypt schemes are skipped by line number with a diagnostic',
+  },
+  { name: 'auth-realm', status: 'differs', note: 'unset: "Authentication Required"' },
+  {
+    name: 'auth-url',
+    status: 'unsupported',
+    note: 'external authentication is not implemented; the paths answer 503 rather than go unprotected',
+  },
   ...[...REFUSED_ANNOTATIONS.keys()].map((name) => ({ name, status: 'unsupported' as const, note: SNIPPET_NOTE })),
 ]);
 
@@ -249,6 +271,7 @@ export function registryAnnotationNames(): string[] {
     ...Object.values(ROUTE_ANNOTATIONS),
     ...Object.values(CANARY_ANNOTATIONS),
     ...Object.values(SELECTION_ANNOTATIONS),
+    ...Object.values(AUTH_ANNOTATIONS),
   ].map((spec) => spec.name);
 }
 

@@ -402,6 +402,48 @@ export function parseLoadBalance(raw: string): ParsedValue<LoadBalanceAlgorithm>
   return fail(`must be round_robin or ewma, got ${JSON.stringify(raw)}`);
 }
 
+const SECRET_NAME = /^[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$/;
+const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** `auth-secret`: `name` (the Ingress's namespace) or `namespace/name`. */
+export function parseSecretReference(
+  raw: string,
+): ParsedValue<{ readonly namespace: string | undefined; readonly name: string }> {
+  const value = raw.trim();
+  const slash = value.indexOf('/');
+  const namespace = slash < 0 ? undefined : value.slice(0, slash);
+  const name = slash < 0 ? value : value.slice(slash + 1);
+  if ((namespace === undefined || NAMESPACE_NAME.test(namespace)) && SECRET_NAME.test(name)) {
+    return ok({ namespace, name });
+  }
+  return fail(`must be a Secret name or namespace/name, got ${JSON.stringify(raw)}`);
+}
+
+/** `auth-type`: ingress-nginx reads basic and digest; Portico answers basic only. */
+export function parseAuthType(raw: string): ParsedValue<'basic'> {
+  const value = raw.trim().toLowerCase();
+  if (value === 'basic') return ok('basic');
+  if (value === 'digest') {
+    return fail('"digest" is not supported (HTTP Digest rests on MD5 and is rarely used; use basic over HTTPS)');
+  }
+  return fail(`must be "basic", got ${JSON.stringify(raw)}`);
+}
+
+/** `auth-secret-type`: the htpasswd file in key `auth`, or one key per user. */
+export function parseAuthSecretType(raw: string): ParsedValue<'auth-file' | 'auth-map'> {
+  const value = raw.trim();
+  return value === 'auth-file' || value === 'auth-map'
+    ? ok(value)
+    : fail(`must be "auth-file" or "auth-map", got ${JSON.stringify(raw)}`);
+}
+
+/** `auth-realm`: goes into `WWW-Authenticate: Basic realm="..."`, so no quotes or backslashes. */
+export function parseAuthRealm(raw: string): ParsedValue<string> {
+  return /^[\x20\x21\x23-\x5b\x5d-\x7e]{0,256}$/.test(raw)
+    ? ok(raw)
+    : fail('must be printable ASCII without quotes or backslashes, at most 256 characters');
+}
+
 /** The attribute annotations of ROUTING.md section 7, in one table. */
 export const ROUTE_ANNOTATIONS = {
   rewriteTarget: { name: 'rewrite-target', parse: parseRewriteTarget },
@@ -462,6 +504,18 @@ export const SELECTION_ANNOTATIONS = {
   cookieChangeOnFailure: { name: 'session-cookie-change-on-failure', parse: parseBoolean },
   upstreamHashBy: { name: 'upstream-hash-by', parse: parseUpstreamHashBy },
   loadBalance: { name: 'load-balance', parse: parseLoadBalance },
+} as const satisfies Record<string, AnnotationSpec<unknown>>;
+
+/**
+ * Basic authentication (ingress-nginx docs/examples/auth/basic). Unlike the annotations above,
+ * a bad auth-type, auth-secret or auth-secret-type does not leave the paths open: they answer
+ * 503, as ingress-nginx denies a location whose authentication it cannot set up.
+ */
+export const AUTH_ANNOTATIONS = {
+  authType: { name: 'auth-type', parse: parseAuthType },
+  authSecret: { name: 'auth-secret', parse: parseSecretReference },
+  authSecretType: { name: 'auth-secret-type', parse: parseAuthSecretType },
+  authRealm: { name: 'auth-realm', parse: parseAuthRealm },
 } as const satisfies Record<string, AnnotationSpec<unknown>>;
 
 /**
