@@ -31,8 +31,13 @@ const RESOURCE_TYPES: readonly ResourceType[] = [
   { kind: 'Ingress', group: 'networking.k8s.io/v1', plural: 'ingresses', namespaced: true },
   { kind: 'Service', group: '', plural: 'services', namespaced: true },
   { kind: 'EndpointSlice', group: 'discovery.k8s.io/v1', plural: 'endpointslices', namespaced: true },
-  // Only TLS Secrets, and only in watched namespaces: Portico never needs the others.
+  // TLS Secrets (spec.tls, --default-ssl-certificate, proxy-ssl-secret), and Opaque ones
+  // (auth-secret, as `kubectl create secret generic` makes them), in watched namespaces only.
+  // ingress-nginx watches every Secret; the field selectors leave out the largest and most
+  // numerous kinds Portico never reads (Helm releases, service-account tokens, registry
+  // credentials), and normalization keeps only the Opaque keys it can use.
   { kind: 'Secret', group: '', plural: 'secrets', namespaced: true, fieldSelector: 'type=kubernetes.io/tls' },
+  { kind: 'Secret', group: '', plural: 'secrets', namespaced: true, fieldSelector: 'type=Opaque' },
 ];
 
 function collectionPath(type: ResourceType, namespace: string | undefined): string {

@@ -220,18 +220,39 @@ function normalizeEndpointSlice(
   };
 }
 
+/** Keys Portico reads from any Secret: the htpasswd file, the CA bundle and a key pair. */
+const SECRET_KEYS_READ: ReadonlySet<string> = new Set(['auth', 'ca.crt', 'tls.crt', 'tls.key']);
+/** An `auth-map` entry's value: a password hash in one of the schemes Portico reads. */
+const PASSWORD_HASH = /^(\$2[aby]\$|\$apr1\$|\{SHA\}|\{PLAIN\})/;
+const MAX_HASH_VALUE_LENGTH = 1024;
+
+/**
+ * Cluster mode watches every Opaque Secret (auth-secret may name any of them), so their data is
+ * trimmed here to what Portico can use: the keys above, and short values that are password
+ * hashes (auth-map entries). Applications' own Secrets (database passwords, configuration
+ * files) are neither kept in memory nor a cost; TLS Secrets are kept whole.
+ */
+function keepSecretValue(type: string, key: string, value: string): boolean {
+  if (type === 'kubernetes.io/tls' || SECRET_KEYS_READ.has(key)) return true;
+  return value.length <= MAX_HASH_VALUE_LENGTH && PASSWORD_HASH.test(value.trim());
+}
+
 function normalizeSecret(object: JsonObject, namespace: string, name: string): SecretRecord {
+  const type = asString(object.type) ?? 'Opaque';
   const data: Record<string, string> = Object.create(null);
   for (const [key, value] of Object.entries(asStringMap(object.data))) {
-    data[key] = Buffer.from(value, 'base64').toString('utf8');
+    const decoded = Buffer.from(value, 'base64').toString('utf8');
+    if (keepSecretValue(type, key, decoded)) data[key] = decoded;
   }
-  for (const [key, value] of Object.entries(asStringMap(object.stringData))) data[key] = value;
+  for (const [key, value] of Object.entries(asStringMap(object.stringData))) {
+    if (keepSecretValue(type, key, value)) data[key] = value;
+  }
   return {
     kind: 'Secret',
     namespace,
     name,
     key: objectKey(namespace, name),
-    type: asString(object.type) ?? 'Opaque',
+    type,
     data,
   };
 }

@@ -1,7 +1,7 @@
 // An immutable view of every object Portico has read. `applyChange` returns a new snapshot
 // (structural sharing per kind) and says whether the change can alter routing, so that
 // EndpointSlice-only changes skip the compile (ARCHITECTURE.md data flow), and so do Ingress
-// updates that change only the Ingress's status.
+// updates that change only the Ingress's status and changes to Secrets no Ingress names.
 
 import { isDeepStrictEqual } from 'node:util';
 import type {
@@ -14,6 +14,7 @@ import type {
   SecretRecord,
   ServiceRecord,
 } from '../model/records.ts';
+import { authSecretKeyOf } from '../compile/resolve-auth.ts';
 
 export interface ClusterSnapshot {
   readonly ingresses: ReadonlyMap<ObjectKey, IngressRecord>;
@@ -68,6 +69,9 @@ export function applyChanges(snapshot: ClusterSnapshot, changes: Iterable<Cluste
   let stored = false;
   let routesChanged = false;
   let endpointsChanged = false;
+  /** Secret changes wait for the end of the batch: whether they matter depends on the Ingresses. */
+  const changedSecrets: (SecretRecord | undefined)[] = [];
+  const changedSecretKeys: ObjectKey[] = [];
   for (const change of changes) {
     const kind = change.type === 'upsert' ? change.record.kind : change.kind;
     const collectionName = COLLECTION_OF[kind];
@@ -87,10 +91,23 @@ export function applyChanges(snapshot: ClusterSnapshot, changes: Iterable<Cluste
     }
     stored = true;
     if (kind === 'EndpointSlice') endpointsChanged = true;
-    else if (!routesChanged && !isStatusOnlyUpdate(previous, change)) routesChanged = true;
+    else if (kind === 'Secret') {
+      // Whether it matters depends on the Ingresses, known at the end of the batch.
+      if (!routesChanged) {
+        changedSecrets.push(previous as SecretRecord | undefined);
+        if (change.type === 'upsert') changedSecrets.push(change.record as SecretRecord);
+        changedSecretKeys.push(change.type === 'upsert' ? change.record.key : change.key);
+      }
+    } else if (!routesChanged && !isStatusOnlyUpdate(previous, change)) routesChanged = true;
   }
   if (!stored) return { snapshot, routesChanged, endpointsChanged };
-  return { snapshot: Object.freeze({ ...snapshot, ...Object.fromEntries(copies) }), routesChanged, endpointsChanged };
+  const next: ClusterSnapshot = Object.freeze({ ...snapshot, ...Object.fromEntries(copies) });
+  if (!routesChanged && changedSecretKeys.length > 0) {
+    routesChanged =
+      changedSecrets.some((secret) => secret?.type === TLS_SECRET_TYPE) ||
+      changedSecretKeys.some((key) => referencedSecrets(next.ingresses).has(key));
+  }
+  return { snapshot: next, routesChanged, endpointsChanged };
 }
 
 /**
@@ -107,4 +124,29 @@ function isStatusOnlyUpdate(previous: ClusterRecord | undefined, change: Cluster
 
 export function applyChange(snapshot: ClusterSnapshot, change: ClusterChange): AppliedChange {
   return applyChanges(snapshot, [change]);
+}
+
+const TLS_SECRET_TYPE = 'kubernetes.io/tls';
+const PROXY_SSL_SECRET = 'nginx.ingress.kubernetes.io/proxy-ssl-secret';
+const referencedByIngresses = new WeakMap<ReadonlyMap<ObjectKey, IngressRecord>, ReadonlySet<ObjectKey>>();
+
+/**
+ * Secrets an Ingress names in an annotation (auth-secret, proxy-ssl-secret). Portico watches
+ * every Opaque Secret for these, so a change to any other non-TLS Secret (an application's
+ * own) is stored but does not recompile. TLS Secrets always recompile, as before: the default
+ * certificate and spec.tls name them, and they are few.
+ */
+function referencedSecrets(ingresses: ReadonlyMap<ObjectKey, IngressRecord>): ReadonlySet<ObjectKey> {
+  let keys = referencedByIngresses.get(ingresses);
+  if (keys) return keys;
+  const found = new Set<ObjectKey>();
+  for (const ingress of ingresses.values()) {
+    const auth = authSecretKeyOf(ingress);
+    if (auth !== undefined) found.add(auth);
+    const proxySsl = ingress.annotations[PROXY_SSL_SECRET];
+    if (proxySsl !== undefined) found.add(proxySsl.trim());
+  }
+  keys = found;
+  referencedByIngresses.set(ingresses, keys);
+  return keys;
 }

@@ -96,3 +96,59 @@ describe('cluster snapshot: what counts as a route change', () => {
     );
   });
 });
+
+describe('Secret relevance', () => {
+  const ingress = record({
+    kind: 'Ingress',
+    metadata: {
+      name: 'web',
+      namespace: 'x',
+      annotations: {
+        'nginx.ingress.kubernetes.io/auth-type': 'basic',
+        'nginx.ingress.kubernetes.io/auth-secret': 'users',
+      },
+    },
+  });
+  const opaque = (name: string, auth: string): ClusterRecord =>
+    record({ kind: 'Secret', metadata: { name, namespace: 'x' }, type: 'Opaque', stringData: { auth } });
+  const tls = record({ kind: 'Secret', metadata: { name: 'cert', namespace: 'x' }, type: 'kubernetes.io/tls' });
+
+  it('recompiles for a Secret an Ingress names, or any TLS Secret, but only stores other Opaque ones', () => {
+    const base = snapshotFromRecords([ingress]);
+    const named = applyChange(base, { type: 'upsert', record: opaque('users', 'a:{PLAIN}b') });
+    assert.equal(named.routesChanged, true);
+    const unrelated = applyChange(named.snapshot, { type: 'upsert', record: opaque('app-config', 'x') });
+    assert.equal(unrelated.routesChanged, false);
+    assert.equal(unrelated.snapshot.secrets.has('x/app-config'), true, 'stored all the same');
+    assert.equal(
+      applyChange(unrelated.snapshot, { type: 'delete', kind: 'Secret', key: 'x/app-config' }).routesChanged,
+      false,
+    );
+    assert.equal(
+      applyChange(unrelated.snapshot, { type: 'delete', kind: 'Secret', key: 'x/users' }).routesChanged,
+      true,
+    );
+    assert.equal(applyChange(base, { type: 'upsert', record: tls }).routesChanged, true);
+    // The Ingress arriving later in the same batch makes its Secret relevant.
+    const batch = applyChanges(EMPTY_SNAPSHOT, [
+      { type: 'upsert', record: opaque('users', 'a:{PLAIN}b') },
+      { type: 'upsert', record: ingress },
+    ]);
+    assert.equal(batch.routesChanged, true);
+  });
+
+  it('keeps only the keys of an Opaque Secret that Portico can use', () => {
+    const secret = record({
+      kind: 'Secret',
+      metadata: { name: 's', namespace: 'x' },
+      type: 'Opaque',
+      data: {
+        auth: Buffer.from('a:{PLAIN}b').toString('base64'),
+        'db-password': Buffer.from('hunter2').toString('base64'),
+      },
+      stringData: { carol: '$apr1$Xy7s9QqZ$u5FHivKLm2VO5bldR.Yhd/', 'config.json': '{"big": true}' },
+    });
+    assert.ok(secret.kind === 'Secret');
+    assert.deepEqual({ ...secret.data }, { auth: 'a:{PLAIN}b', carol: '$apr1$Xy7s9QqZ$u5FHivKLm2VO5bldR.Yhd/' });
+  });
+});
