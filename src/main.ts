@@ -93,6 +93,7 @@ export async function startPortico(config: Config, options: StartOptions = {}): 
     metrics,
     https: { fallbackCertificate, strictTransportSecurity: config.tls.strictTransportSecurity },
     limits: { limitStatusCode: config.limitStatusCode },
+    clientAddress: config.clientAddress,
   });
   // Clients that send no SNI get the server's own context: follow --default-ssl-certificate's Secret.
   state.onSwap(() => proxy.refreshDefaultCertificate());

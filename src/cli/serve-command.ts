@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { buildConfig, type Config, type ConfigInput } from '../config/config.ts';
 import {
   addClassOptions,
+  addClientAddressOptions,
   addClusterOptions,
   addLifecycleOptions,
   addListenerOptions,
@@ -54,6 +55,7 @@ export function registerServeCommand(program: Command): void {
   addManifestOption(command);
   addListenerOptions(command);
   addTlsOptions(command);
+  addClientAddressOptions(command);
   addClassOptions(command);
   addClusterOptions(command);
   addLifecycleOptions(command);

@@ -43,6 +43,8 @@ export interface ConfigFlags {
   shutdownGracePeriod?: string;
   shutdownTimeout?: string;
   workers?: string;
+  trustForwardedFrom?: string[];
+  proxyProtocol?: boolean;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -91,6 +93,21 @@ export function addTlsOptions(command: Command): Command {
       '--hsts-include-subdomains <bool>',
       'add includeSubDomains to Strict-Transport-Security (true/false)',
       'true',
+    );
+}
+
+/** Trusted forwarders in front of Portico (ingress-nginx: use-forwarded-headers, proxy-real-ip-cidr, use-proxy-protocol). */
+export function addClientAddressOptions(command: Command): Command {
+  return command
+    .option(
+      '--trust-forwarded-from <cidrs>',
+      'peers (CIDRs or addresses, comma-separated or repeated) believed about the client address: X-Forwarded-For, or the PROXY header',
+      collect,
+    )
+    .option(
+      '--proxy-protocol',
+      'every connection starts with a PROXY protocol v1/v2 header (believed only from --trust-forwarded-from peers)',
+      false,
     );
 }
 
@@ -155,5 +172,7 @@ export function configInputFromFlags(flags: ConfigFlags): ConfigInput {
     shutdownGracePeriod: flags.shutdownGracePeriod,
     shutdownTimeout: flags.shutdownTimeout,
     workers: flags.workers,
+    trustForwardedFrom: flags.trustForwardedFrom,
+    proxyProtocol: flags.proxyProtocol,
   };
 }

@@ -11,6 +11,7 @@ import {
   DEFAULT_INGRESS_CLASS,
   DEFAULT_MAX_ROUTES,
 } from '../compile/compile-options.ts';
+import { parseSourceRange, type SourceRange } from '../routing/source-range.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -86,6 +87,13 @@ export interface TlsSettings {
   readonly strictTransportSecurity: string | undefined;
 }
 
+/** Who may speak for the client (--trust-forwarded-from, --proxy-protocol). */
+export interface ClientAddressSettings {
+  /** empty: the socket's peer is the client, whatever headers say (the default) */
+  readonly trusted: readonly SourceRange[];
+  readonly proxyProtocol: boolean;
+}
+
 export interface Config {
   /** manifest files and directories, in the order given; empty in cluster mode */
   readonly manifests: readonly string[];
@@ -98,6 +106,7 @@ export interface Config {
   readonly bindAddress: string;
   readonly logLevel: LogLevel;
   readonly tls: TlsSettings;
+  readonly clientAddress: ClientAddressSettings;
   readonly compile: CompileOptions;
   readonly rebuildHoldoffMs: number;
   readonly rebuildMaxDelayMs: number;
@@ -139,6 +148,8 @@ export interface ConfigInput {
   readonly shutdownGracePeriod?: string | undefined;
   readonly shutdownTimeout?: string | undefined;
   readonly workers?: string | undefined;
+  readonly trustForwardedFrom?: readonly string[] | undefined;
+  readonly proxyProtocol?: boolean | undefined;
   /** the process environment (KUBERNETES_SERVICE_HOST, POD_NAMESPACE, POD_NAME, HOSTNAME) */
   readonly env?: Readonly<Record<string, string | undefined>> | undefined;
 }
@@ -325,6 +336,25 @@ function parseWorkersFlag(raw: string | undefined, problems: string[]): number {
   return value;
 }
 
+function buildClientAddressSettings(input: ConfigInput, problems: string[]): ClientAddressSettings {
+  const trusted: SourceRange[] = [];
+  for (const entry of splitList(input.trustForwardedFrom)) {
+    const range = parseSourceRange(entry);
+    if (range === undefined)
+      problems.push(`--trust-forwarded-from ${JSON.stringify(entry)} is not an IP address or CIDR`);
+    else trusted.push(range);
+  }
+  const proxyProtocol = input.proxyProtocol ?? false;
+  if (
+    proxyProtocol &&
+    trusted.length === 0 &&
+    !problems.some((problem) => problem.startsWith('--trust-forwarded-from'))
+  ) {
+    problems.push('--proxy-protocol needs --trust-forwarded-from: a PROXY header is believed only from those peers');
+  }
+  return Object.freeze({ trusted: Object.freeze(trusted), proxyProtocol });
+}
+
 export function buildConfig(input: ConfigInput): ConfigResult {
   const problems: string[] = [];
   const manifests = [...(input.manifests ?? [])];
@@ -348,6 +378,7 @@ export function buildConfig(input: ConfigInput): ConfigResult {
     }
   }
   const tls = buildTlsSettings(input, problems);
+  const clientAddress = buildClientAddressSettings(input, problems);
 
   const bindAddress = (input.bindAddress ?? DEFAULT_BIND_ADDRESS).trim();
   if (isIP(bindAddress) === 0 && bindAddress !== 'localhost') {
@@ -395,6 +426,7 @@ export function buildConfig(input: ConfigInput): ConfigResult {
     bindAddress,
     logLevel,
     tls,
+    clientAddress,
     compile: Object.freeze({
       controllerClass,
       ingressClass,

@@ -41,6 +41,7 @@ import { createPolicyContext, type KeyPair, TLS_POLICY } from '../tls/tls-settin
 import { createGuardedLookup, type GuardedLookupOptions, isLoopbackOrLinkLocal } from '../upstream/guarded-lookup.ts';
 import { PoolRegistry } from '../upstream/pool-registry.ts';
 import { BasicAuthGate } from './basic-auth-gate.ts';
+import { type ClientAddressPolicy, SOCKET_ONLY } from './client-address.ts';
 import { clientAddressOf, Forwarder, type PickerSet } from './forward-request.ts';
 import { endSocketWithError, type PorticoErrorCode, statusOfError } from './proxy-errors.ts';
 import {
@@ -53,6 +54,7 @@ import {
   type ProxyLimits,
   type ProxyTimeouts,
 } from './proxy-options.ts';
+import { acceptProxyProtocol, type ProxyProtocolReader } from './proxy-protocol.ts';
 import { WebSocketProxy } from './proxy-websocket.ts';
 import { requestIdFrom } from './request-id.ts';
 import { RequestLimiter } from './request-limiter.ts';
@@ -74,6 +76,8 @@ export interface ProxyServerOptions {
   readonly random?: (() => number) | undefined;
   /** the HTTPS listener; without it there is none */
   readonly https?: HttpsOptions | undefined;
+  /** --trust-forwarded-from / --proxy-protocol (src/proxy/client-address.ts); default: socket only */
+  readonly clientAddress?: ClientAddressPolicy | undefined;
 }
 
 export interface HttpsOptions {
@@ -151,6 +155,21 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   };
   const limiter = new RequestLimiter({ maxClients: limits.maxLimitedClients, now });
   const auth = new BasicAuthGate();
+  const clientAddress = options.clientAddress ?? SOCKET_ONLY;
+  const proxyProtocolReaders: ProxyProtocolReader[] = [];
+  /** --proxy-protocol: every connection starts with a PROXY header, read before HTTP or TLS. */
+  const readProxyProtocol = (target: Server | Http2SecureServer, listener: string): void => {
+    if (!clientAddress.proxyProtocol) return;
+    proxyProtocolReaders.push(
+      acceptProxyProtocol(target, {
+        trusted: clientAddress.trusted,
+        timeoutMs: timeouts.clientHeaderMs,
+        onRefused(peer, reason) {
+          logger.warn({ listener, peer, reason }, 'PROXY protocol header refused; connection closed');
+        },
+      }),
+    );
+  };
   const forwarderFor = (scheme: 'http' | 'https', responseHeaders: readonly string[]): Forwarder =>
     new Forwarder({
       state: options.state,
@@ -166,6 +185,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       limiter,
       limitStatusCode: limits.limitStatusCode,
       auth,
+      clientAddress,
     });
 
   const forwarder = forwarderFor('http', []);
@@ -189,6 +209,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   routeEverythingTo(app, forwarder);
   const server = app.server;
   attachRawEvents(server, webSockets, forwarder);
+  readProxyProtocol(server, 'http');
 
   const forwarders = [forwarder];
   const allWebSockets = [webSockets];
@@ -260,6 +281,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     routeEverythingTo(httpsApp as unknown as FastifyInstance, httpsForwarder);
     const httpsServer = httpsApp.server;
     attachRawEvents(httpsServer, sockets, httpsForwarder);
+    readProxyProtocol(httpsServer, 'https');
     // Open TLS connections (HTTP/1.1 or HTTP/2), to cut what is left after the grace period.
     const connections = new Set<Socket>();
     httpsServer.on('secureConnection', (socket: Socket) => {
@@ -377,6 +399,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
         const graceOver = new Promise<void>((resolve) => {
           timer = setTimeout(resolve, graceMs);
         });
+        for (const reader of proxyProtocolReaders) reader.closeWaiting();
         const closed = Promise.all([app.close(), https?.fastify.close()]);
         const destroyWebSockets = (): void => {
           for (const sockets of allWebSockets) sockets.destroyAll();

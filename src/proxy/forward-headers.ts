@@ -53,6 +53,8 @@ export interface ForwardedFacts {
   readonly requestId: string;
   /** from the route: `host` (upstream-vhost), `x-forwarded-prefix` */
   readonly routeHeaders: Readonly<Record<string, string>>;
+  /** X-Forwarded-For as src/proxy/client-address.ts decided it; default: the client's chain plus clientIp */
+  readonly forwardedFor?: string | undefined;
   /** the route checked the client's Authorization itself (`auth-type: basic`): not sent upstream */
   readonly dropAuthorization?: boolean | undefined;
 }
@@ -86,7 +88,7 @@ export function upstreamRequestHeaders(headers: IncomingHttpHeaders, facts: Forw
   const upstreamHost = routeHeaders.host ?? host;
   if (upstreamHost !== undefined) out.push('host', upstreamHost);
   const priorFor = headers['x-forwarded-for'];
-  out.push('x-forwarded-for', priorFor ? `${priorFor}, ${facts.clientIp}` : facts.clientIp);
+  out.push('x-forwarded-for', facts.forwardedFor ?? (priorFor ? `${priorFor}, ${facts.clientIp}` : facts.clientIp));
   out.push('x-forwarded-proto', facts.scheme);
   if (host !== undefined) out.push('x-forwarded-host', host);
   if (facts.localPort !== undefined) out.push('x-forwarded-port', String(facts.localPort));

@@ -61,6 +61,7 @@ import {
   type UpstreamFailure,
 } from '../upstream/upstream-error-status.ts';
 import { type AuthVerdict, basicChallenge, type BasicAuthGate } from './basic-auth-gate.ts';
+import { type ClientAddressPolicy, resolveClientAddress, SOCKET_ONLY } from './client-address.ts';
 import { clientResponseHeaders, clientTrailers, upstreamRequestHeaders, wantsTrailers } from './forward-headers.ts';
 import { errorBody, type PorticoErrorCode, statusBody, statusOfError } from './proxy-errors.ts';
 import type { ProxyTimeouts } from './proxy-options.ts';
@@ -103,6 +104,8 @@ export interface ForwarderOptions {
   readonly limitStatusCode: number;
   /** `auth-type: basic` checks; routes with auth answer 503 without it */
   readonly auth?: BasicAuthGate | undefined;
+  /** --trust-forwarded-from / --proxy-protocol; default: the socket's peer is the client */
+  readonly clientAddress?: ClientAddressPolicy | undefined;
 }
 
 /** The error a failed authentication verdict answers with. */
@@ -382,6 +385,7 @@ class Exchange {
   readonly #requestId: string;
   readonly #startedAt: number;
   readonly #clientIp: string;
+  readonly #forwardedFor: string;
   #decision: RequestDecision | undefined;
   #headers: string[] | undefined;
   #body: RequestBodySource | null = null;
@@ -421,7 +425,9 @@ class Exchange {
     this.#res = res;
     this.#requestId = requestId;
     this.#startedAt = forwarder.options.now();
-    this.#clientIp = clientAddressOf(req);
+    const client = resolveClientAddress(req, forwarder.options.clientAddress ?? SOCKET_ONLY);
+    this.#clientIp = client.clientIp;
+    this.#forwardedFor = client.forwardedFor;
     this.#ownHeaders = forwarder.options.responseHeaders ?? [];
     forwarder.inFlight++;
     forwarder.activeResponses.add(res);
@@ -542,6 +548,7 @@ class Exchange {
     const { scheme, timeouts, now } = this.#forwarder.options;
     this.#headers = upstreamRequestHeaders(req.headers, {
       clientIp: this.#clientIp,
+      forwardedFor: this.#forwardedFor,
       scheme,
       localPort: req.socket.localPort,
       requestId: this.#requestId,

@@ -19,7 +19,8 @@ import { originOf } from '../upstream/pool-registry.ts';
 import { classifyUpstreamError, UpstreamError } from '../upstream/upstream-error-status.ts';
 import { upstreamRequestHeaders } from './forward-headers.ts';
 import { type AuthVerdict, basicChallenge } from './basic-auth-gate.ts';
-import { authErrorOf, clientAddressOf, type Forwarder } from './forward-request.ts';
+import { resolveClientAddress, SOCKET_ONLY } from './client-address.ts';
+import { authErrorOf, type Forwarder } from './forward-request.ts';
 import { type PorticoErrorCode, rawErrorResponse, statusOfError } from './proxy-errors.ts';
 import { requestIdFrom } from './request-id.ts';
 
@@ -27,6 +28,7 @@ interface UpgradeContext {
   readonly requestId: string;
   readonly startedAt: number;
   readonly clientIp: string;
+  readonly forwardedFor: string;
   readonly method: string;
   readonly host: string | undefined;
   readonly path: string | undefined;
@@ -103,7 +105,7 @@ export class WebSocketProxy {
     const context: UpgradeContext = {
       requestId: requestIdFrom(req.headers['x-request-id']),
       startedAt: now(),
-      clientIp: clientAddressOf(req),
+      ...resolveClientAddress(req, this.#forwarder.options.clientAddress ?? SOCKET_ONLY),
       method: req.method ?? '',
       host: req.headers.host,
       path: req.url,
@@ -265,6 +267,7 @@ export class WebSocketProxy {
 
     const headers = upstreamRequestHeaders(req.headers, {
       clientIp: context.clientIp,
+      forwardedFor: context.forwardedFor,
       scheme,
       localPort: req.socket.localPort,
       requestId: context.requestId,

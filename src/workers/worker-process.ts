@@ -93,6 +93,7 @@ export async function runWorker(config: Config): Promise<void> {
       strictTransportSecurity: config.tls.strictTransportSecurity,
     },
     limits: { limitStatusCode: config.limitStatusCode },
+    clientAddress: config.clientAddress,
   });
   proxy.server.on('request', () => requestsReceived.inc());
   proxy.https?.server.on('request', () => requestsReceived.inc());

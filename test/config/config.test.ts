@@ -7,6 +7,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { buildConfig, type Config, type ConfigInput } from '../../src/config/config.ts';
+import { parseSourceRange, type SourceRange } from '../../src/routing/source-range.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'portico-config-'));
 const file = join(dir, 'objects.yaml');
@@ -233,6 +234,31 @@ const rows: readonly Row[] = [
       '--election-id "Bad Lease" is not a valid Lease name',
       '--update-status "maybe" must be true or false',
     ],
+  },
+  {
+    name: 'no trusted forwarders by default: the socket is the client',
+    input: { manifests: [dir] },
+    expect: { clientAddress: { trusted: [], proxyProtocol: false } },
+  },
+  {
+    name: 'trusted forwarders, comma-separated or repeated, and the PROXY protocol',
+    input: { manifests: [dir], trustForwardedFrom: ['10.0.0.0/8, 192.0.2.1', 'fd00::/8'], proxyProtocol: true },
+    expect: {
+      clientAddress: {
+        trusted: ['10.0.0.0/8', '192.0.2.1', 'fd00::/8'].map((text) => parseSourceRange(text) as SourceRange),
+        proxyProtocol: true,
+      },
+    },
+  },
+  {
+    name: 'a bad trusted range',
+    input: { manifests: [dir], trustForwardedFrom: ['10.0.0.0/33'] },
+    problems: ['--trust-forwarded-from "10.0.0.0/33" is not an IP address or CIDR'],
+  },
+  {
+    name: 'the PROXY protocol needs trusted peers',
+    input: { manifests: [dir], proxyProtocol: true },
+    problems: ['--proxy-protocol needs --trust-forwarded-from: a PROXY header is believed only from those peers'],
   },
 ];
 

@@ -118,12 +118,12 @@ export const ANNOTATION_CATALOG: readonly CatalogEntry[] = Object.freeze([
   {
     name: 'allowlist-source-range',
     status: 'differs',
-    note: '403 outside the ranges; client address from the socket only (X-Forwarded-For and PROXY protocol are not trusted); one bad entry ignores the whole list',
+    note: "403 outside the ranges; the client address is the socket's, or from X-Forwarded-For / the PROXY header of --trust-forwarded-from peers only; one bad entry ignores the whole list",
   },
   {
     name: 'denylist-source-range',
     status: 'differs',
-    note: '403 inside the ranges, checked before the allowlist; client address from the socket only; one bad entry ignores the whole list',
+    note: '403 inside the ranges, checked before the allowlist; client address as for allowlist-source-range; one bad entry ignores the whole list',
   },
   {
     name: 'enable-cors',
