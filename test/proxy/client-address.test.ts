@@ -265,3 +265,46 @@ describe('--proxy-protocol', () => {
     assert.equal(echoOf(answer).headers['x-real-ip'], '203.0.113.7');
   });
 });
+
+describe('--trust-forwarded-from and ClientIP affinity', () => {
+  const backends: TestBackend[] = [];
+  let running: RunningProxy;
+
+  before(async () => {
+    for (const [index, address] of ['127.0.0.5', '127.0.0.6'].entries()) {
+      backends.push(await startBackend(`sticky-${index}`, address, (_req, res) => res.end(`sticky-${index}`)));
+    }
+    const state = new TestLiveState(
+      manifests(
+        serviceYaml('sticky', { sessionAffinity: 'ClientIP' }),
+        ...backends.map((backend, index) =>
+          sliceYaml('sticky', [{ ip: backend.address, port: backend.port }], `sticky-${index}`),
+        ),
+        ingressYaml('sticky', HOST, [{ path: '/sticky', service: 'sticky' }]),
+      ),
+    );
+    running = await startProxy(state, { clientAddress: { trusted: TRUSTED, proxyProtocol: false } });
+  });
+  after(async () => {
+    await running?.close();
+    for (const backend of backends) await backend.close();
+  });
+
+  it('keeps each forwarded client on one endpoint, though all come through one peer', async () => {
+    const chosen = new Map<string, Set<string>>();
+    const clients = Array.from({ length: 8 }, (_, index) => `203.0.113.${index + 1}`);
+    for (let round = 0; round < 3; round++) {
+      for (const client of clients) {
+        const { body } = await send(running.port, {
+          host: HOST,
+          path: '/sticky',
+          headers: { 'x-forwarded-for': client },
+        });
+        chosen.set(client, (chosen.get(client) ?? new Set<string>()).add(body));
+      }
+    }
+    for (const [client, seen] of chosen) assert.equal(seen.size, 1, `${client} moved between ${[...seen]}`);
+    const used = new Set([...chosen.values()].flatMap((seen) => [...seen]));
+    assert.equal(used.size, 2, 'the clients spread over both endpoints: the peer address alone would pin them to one');
+  });
+});
