@@ -19,10 +19,16 @@ export interface HttpAnswer {
 }
 
 /** A plain HTTP request with the Host we choose (fetch cannot override Host). */
-export function httpGet(port: number, host: string, path: string, timeoutMs = 5_000): Promise<HttpAnswer> {
+export function httpGet(
+  port: number,
+  host: string,
+  path: string,
+  timeoutMs = 5_000,
+  headers: Readonly<Record<string, string>> = {},
+): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const outgoing = request(
-      { host: '127.0.0.1', port, path, method: 'GET', headers: { host }, timeout: timeoutMs },
+      { host: '127.0.0.1', port, path, method: 'GET', headers: { ...headers, host }, timeout: timeoutMs },
       (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -122,8 +128,19 @@ export class PorticoProcess {
     return portico;
   }
 
-  get(host: string, path: string): Promise<HttpAnswer> {
-    return httpGet(this.httpPort, host, path);
+  get(host: string, path: string, headers: Readonly<Record<string, string>> = {}): Promise<HttpAnswer> {
+    return httpGet(this.httpPort, host, path, 5_000, headers);
+  }
+
+  /** A counter or gauge from /metrics, summed over its labels. */
+  async metric(name: string): Promise<number> {
+    const { body } = await httpGet(this.adminPort, 'localhost', '/metrics', 2_000);
+    const samples = body
+      .split('\n')
+      .filter((line) => line.startsWith(`${name} `) || line.startsWith(`${name}{`))
+      .map((line) => Number(line.slice(line.lastIndexOf(' ') + 1)));
+    if (samples.length === 0) throw new Error(`/metrics has no sample ${name}`);
+    return samples.reduce((sum, value) => sum + value, 0);
   }
 
   /**
