@@ -33,7 +33,8 @@ export function parseRouteAnnotations(ingress: IngressRecord): IngressAnnotation
         code: 'UnsupportedAnnotation',
         reason: `annotation ${key} is not supported by Portico; it is ignored (see the README's annotation table)`,
       });
-    } else if (entry.status === 'unsupported' && !REFUSED_ANNOTATIONS.has(name)) {
+    } else if (entry.status === 'unsupported' && !REFUSED_ANNOTATIONS.has(name) && name !== 'auth-url') {
+      // (auth-url is not ignored: src/compile/resolve-auth.ts reports it, its paths failing closed.)
       // Catalogued as unsupported with a reason (snippets get theirs below): say it, not silence.
       diagnostics.push({
         object,
