@@ -17,7 +17,7 @@ import type {
 } from '../routing/route-table.ts';
 import type { ClusterSnapshot } from '../store/cluster-snapshot.ts';
 import { type CanarySettings, parseCanaryAnnotations } from './annotations/parse-canary-annotations.ts';
-import { parseRouteAnnotations } from './annotations/parse-route-annotations.ts';
+import { type IngressAnnotations, parseRouteAnnotations } from './annotations/parse-route-annotations.ts';
 import { invalidAnnotation } from './annotations/read-annotation.ts';
 import { parseSelectionAnnotations } from './annotations/parse-selection-annotations.ts';
 import { type CompileOptions, DEFAULT_COMPILE_OPTIONS } from './compile-options.ts';
@@ -40,6 +40,35 @@ interface HostBuilder {
   /** keyed by path + pathType; first writer wins because Ingresses arrive oldest first */
   readonly routes: Map<string, Route>;
   defaultBackend: HostDefaultBackend | undefined;
+}
+
+// An Ingress's annotations are read once per record: records are deep-frozen and replaced on
+// every change, so a record seen by an earlier build gives the same result (and diagnostics)
+// again. At 10,000 Ingresses annotation parsing was about a fifth of each rebuild. Keyed
+// weakly, so a record the store dropped takes its entry with it.
+const routeAnnotationsByRecord = new WeakMap<IngressRecord, IngressAnnotations>();
+const canaryAnnotationsByRecord = new WeakMap<
+  IngressRecord,
+  { readonly settings: CanarySettings | undefined; readonly diagnostics: readonly Diagnostic[] }
+>();
+
+function routeAnnotationsOf(ingress: IngressRecord): IngressAnnotations {
+  let annotations = routeAnnotationsByRecord.get(ingress);
+  if (annotations === undefined) {
+    annotations = parseRouteAnnotations(ingress);
+    routeAnnotationsByRecord.set(ingress, annotations);
+  }
+  return annotations;
+}
+
+function canaryAnnotationsOf(ingress: IngressRecord) {
+  let canary = canaryAnnotationsByRecord.get(ingress);
+  if (canary === undefined) {
+    const diagnostics: Diagnostic[] = [];
+    canary = { settings: parseCanaryAnnotations(ingress, diagnostics), diagnostics };
+    canaryAnnotationsByRecord.set(ingress, canary);
+  }
+  return canary;
 }
 
 interface IngressContext {
@@ -207,8 +236,7 @@ export function compile(snapshot: ClusterSnapshot, options: CompileOptions = DEF
   const canaries: { ingress: IngressRecord; settings: CanarySettings; selection: SelectionAttributes }[] = [];
   for (const [rank, ingress] of served.entries()) {
     const object = `Ingress ${ingress.key}`;
-    const canaryDiagnostics: Diagnostic[] = [];
-    const canarySettings = parseCanaryAnnotations(ingress, canaryDiagnostics);
+    const { settings: canarySettings, diagnostics: canaryDiagnostics } = canaryAnnotationsOf(ingress);
     diagnostics.push(...canaryDiagnostics);
     if (canarySettings) {
       // ingress-nginx: a canary keeps its own affinity, upstream-hash-by and load-balance.
@@ -216,7 +244,7 @@ export function compile(snapshot: ClusterSnapshot, options: CompileOptions = DEF
       canaries.push({ ingress, settings: canarySettings, selection });
       continue;
     }
-    const annotations = parseRouteAnnotations(ingress);
+    const annotations = routeAnnotationsOf(ingress);
     diagnostics.push(...annotations.diagnostics);
     const upstream = upstreamChoiceFor(ingress, annotations.attributes, snapshot.secrets);
     diagnostics.push(...upstream.diagnostics);

@@ -4,9 +4,17 @@
 
 import type { IngressRecord } from '../model/records.ts';
 
+/** parsed once per (deep-frozen) record, not twice per comparison of the sort */
+const timestamps = new WeakMap<IngressRecord, number>();
+
 function timestampOf(ingress: IngressRecord): number {
-  const parsed = ingress.creationTimestamp === undefined ? Number.NaN : Date.parse(ingress.creationTimestamp);
-  return Number.isNaN(parsed) ? Number.POSITIVE_INFINITY : parsed;
+  let timestamp = timestamps.get(ingress);
+  if (timestamp === undefined) {
+    const parsed = ingress.creationTimestamp === undefined ? Number.NaN : Date.parse(ingress.creationTimestamp);
+    timestamp = Number.isNaN(parsed) ? Number.POSITIVE_INFINITY : parsed;
+    timestamps.set(ingress, timestamp);
+  }
+  return timestamp;
 }
 
 export function compareIngressAge(a: IngressRecord, b: IngressRecord): number {

@@ -52,7 +52,7 @@ import type {
 import { sourceDenied } from '../routing/source-range.ts';
 import type { LiveState } from '../runtime/live-state.ts';
 import type { AddressPolicy } from '../upstream/guarded-lookup.ts';
-import { collectLiveEndpoints } from '../upstream/live-origins.ts';
+import { LiveEndpointTracker } from '../upstream/live-origins.ts';
 import { originOfKey, POOL_SERVERNAME, type PoolRegistry, poolKeyOf } from '../upstream/pool-registry.ts';
 import {
   classifyUpstreamError,
@@ -178,6 +178,7 @@ export class Forwarder {
   #draining = false;
   #reconciledGeneration = -1;
   #reconciledVersion = -1;
+  readonly #live = new LiveEndpointTracker();
 
   constructor(options: ForwarderOptions) {
     this.options = options;
@@ -370,7 +371,7 @@ export class Forwarder {
     if (generation === this.#reconciledGeneration && version === this.#reconciledVersion) return;
     this.#reconciledGeneration = generation;
     this.#reconciledVersion = version;
-    const live = collectLiveEndpoints(table, state.endpoints);
+    const live = this.#live.update(table, state.endpoints);
     pools.retain(live.origins);
     pickers.ewma.retain(live.endpointIds);
     pickers.roundRobin.retain(live.endpointIds);

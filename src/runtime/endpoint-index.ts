@@ -22,6 +22,9 @@ interface ServiceEntry {
 
 const NO_ENDPOINTS: readonly Endpoint[] = Object.freeze([]);
 
+/** versions remembered by `servicesChangedSince`; an older question gets undefined */
+const CHANGE_LOG_LENGTH = 1024;
+
 function serviceKeyOf(slice: EndpointSliceRecord): string | undefined {
   return slice.serviceName ? `${slice.namespace}/${slice.serviceName}` : undefined;
 }
@@ -29,6 +32,8 @@ function serviceKeyOf(slice: EndpointSliceRecord): string | undefined {
 export class EndpointIndex implements EndpointView {
   #services = new Map<string, ServiceEntry>();
   #version = 0;
+  /** the Services touched by each of the last versions: entry i is version `#version - length + 1 + i` */
+  #changeLog: (readonly string[])[] = [];
 
   get version(): number {
     return this.#version;
@@ -60,8 +65,23 @@ export class EndpointIndex implements EndpointView {
       entry.byPort = new Map();
       touched.add(nextService);
     }
-    if (touched.size > 0) this.#version++;
-    return [...touched];
+    const keys = [...touched];
+    if (keys.length > 0) {
+      this.#version++;
+      this.#changeLog.push(keys);
+      // Trim in chunks, so a burst of thousands of slices costs no shift per slice.
+      if (this.#changeLog.length > 2 * CHANGE_LOG_LENGTH) this.#changeLog = this.#changeLog.slice(-CHANGE_LOG_LENGTH);
+    }
+    return keys;
+  }
+
+  servicesChangedSince(version: number): ReadonlySet<string> | undefined {
+    const missed = this.#version - version;
+    if (missed < 0 || missed > this.#changeLog.length) return undefined;
+    const services = new Set<string>();
+    for (let index = this.#changeLog.length - missed; index < this.#changeLog.length; index++)
+      for (const key of this.#changeLog[index] as readonly string[]) services.add(key);
+    return services;
   }
 
   endpointsFor(backend: ServiceBackend): readonly Endpoint[] {

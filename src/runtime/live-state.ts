@@ -16,6 +16,11 @@ export interface EndpointView {
   endpointsFor(backend: ServiceBackend): readonly Endpoint[];
   /** increases whenever any endpoint set changes, so pickers can cache per version */
   readonly version: number;
+  /**
+   * The Service keys whose endpoints changed after `version`, or undefined when that is no
+   * longer known (too long ago); lets the pool reconcile look at those Services only.
+   */
+  servicesChangedSince?(version: number): ReadonlySet<string> | undefined;
 }
 
 export interface LiveState {

@@ -1,9 +1,9 @@
 // The manifest source against real files and real fs.watch events.
 
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import type { ClusterSink } from '../../src/runtime/cluster-sink.ts';
 import { ManifestSource } from '../../src/standalone/manifest-source.ts';
@@ -45,7 +45,12 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function setup(layout: Record<string, string>, paths?: (dir: string) => string[], emptyConfirmMs = 300) {
+async function setup(
+  layout: Record<string, string>,
+  paths?: (dir: string) => string[],
+  emptyConfirmMs = 300,
+  readText?: (file: string) => Promise<string>,
+) {
   const dir = await mkdtemp(join(tmpdir(), 'portico-manifests-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   for (const [name, text] of Object.entries(layout)) {
@@ -61,6 +66,7 @@ async function setup(layout: Record<string, string>, paths?: (dir: string) => st
     holdoffMs: 20,
     maxDelayMs: 200,
     emptyConfirmMs,
+    ...(readText ? { readText } : {}),
   });
   cleanups.push(() => source.close());
   await source.start();
@@ -183,5 +189,56 @@ describe('manifest source', () => {
       'delete Service default/a',
     ]);
     assert.ok(lines.some((line) => line.level === LEVEL.warn && /a\.yaml is empty/.test(line.msg)));
+  });
+
+  it('reads again only the files that changed since their last good read', async () => {
+    const reads: string[] = [];
+    const readText = (file: string): Promise<string> => {
+      reads.push(basename(file));
+      return readFile(file, 'utf8');
+    };
+    const { dir, sink, source } = await setup(
+      { 'a.yaml': service('a', 80), 'b.yaml': service('b', 81) },
+      undefined,
+      300,
+      readText,
+    );
+    assert.equal(reads.sort().join(', '), 'a.yaml, b.yaml');
+    sink.take();
+    reads.length = 0;
+    await source.rescan();
+    assert.equal(reads.join(', '), '', 'nothing changed: nothing read');
+    await writeFile(join(dir, 'a.yaml'), service('a', 90));
+    await source.rescan();
+    assert.deepEqual(sink.take(), ['upsert Service default/a:90']);
+    assert.ok(reads.length > 0 && reads.every((name) => name === 'a.yaml'), `read: ${reads.join(', ')}`);
+    // A rewrite with the same text is read (its stamp moved) but changes nothing.
+    reads.length = 0;
+    await writeFile(join(dir, 'b.yaml'), service('b', 81));
+    await source.rescan();
+    assert.deepEqual(sink.take(), []);
+    assert.ok(reads.join(' ').includes('b.yaml'));
+  });
+
+  it('an object moved between files, and a changed file defining what another holds, match a full rebuild', async () => {
+    const { dir, sink, source, lines } = await setup({
+      'a.yaml': `${service('x', 80)}---\n${service('p', 70)}`,
+      'b.yaml': service('y', 81),
+    });
+    sink.take();
+    // x moves from a.yaml to b.yaml unchanged: no change reaches the sink for it.
+    await writeFile(join(dir, 'a.yaml'), service('p', 70));
+    await writeFile(join(dir, 'b.yaml'), `${service('y', 81)}---\n${service('x', 80)}`);
+    await source.rescan();
+    assert.deepEqual(sink.take(), []);
+    // a.yaml (earlier) now defines y too: b.yaml (later) still wins.
+    await writeFile(join(dir, 'a.yaml'), `${service('p', 70)}---\n${service('y', 99)}`);
+    await source.rescan();
+    assert.deepEqual(sink.take(), []);
+    assert.ok(lines.some((line) => line.msg === 'object defined twice; the later file wins'));
+    // b.yaml drops y: a.yaml's y takes over; dropping x deletes it.
+    await writeFile(join(dir, 'b.yaml'), '# nothing left\nkind: List\napiVersion: v1\nitems: []\n');
+    await source.rescan();
+    assert.deepEqual(sink.take(), ['delete Service default/x', 'upsert Service default/y:99']);
   });
 });

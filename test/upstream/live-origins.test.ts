@@ -5,9 +5,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compile } from '../../src/compile/compile.ts';
+import type { Endpoint, ServiceBackend } from '../../src/endpoints/service-endpoints.ts';
+import type { EndpointSliceRecord } from '../../src/model/records.ts';
+import { EndpointIndex } from '../../src/runtime/endpoint-index.ts';
+import type { EndpointView } from '../../src/runtime/live-state.ts';
 import { snapshotFromRecords } from '../../src/store/cluster-snapshot.ts';
-import { collectBackends } from '../../src/upstream/live-origins.ts';
-import { ingressYaml, manifests, serviceYaml } from '../support/cluster-manifests.ts';
+import { collectBackends, collectLiveEndpoints, LiveEndpointTracker } from '../../src/upstream/live-origins.ts';
+import { ingressYaml, manifests, serviceYaml, sliceYaml, type TestEndpoint } from '../support/cluster-manifests.ts';
 import { recordsFromYaml } from '../support/test-live-state.ts';
 
 const NGINX = 'nginx.ingress.kubernetes.io/';
@@ -32,4 +36,111 @@ test('collectBackends includes canary and default-backend annotation backends', 
   assert.deepEqual(diagnostics, []);
   const services = [...collectBackends(table)].map((backend) => backend.ref?.service).sort();
   assert.deepEqual(services, ['app', 'app-canary', 'errors']);
+});
+
+function slice(service: string, endpoints: readonly TestEndpoint[]): EndpointSliceRecord {
+  return recordsFromYaml(sliceYaml(service, endpoints))[0] as EndpointSliceRecord;
+}
+
+/** The real index, counting which Services' endpoints were looked up. */
+class CountingView implements EndpointView {
+  readonly index = new EndpointIndex();
+  lookups: string[] = [];
+  get version(): number {
+    return this.index.version;
+  }
+  endpointsFor(backend: ServiceBackend): readonly Endpoint[] {
+    this.lookups.push(backend.serviceKey);
+    return this.index.endpointsFor(backend);
+  }
+  servicesChangedSince(version: number): ReadonlySet<string> | undefined {
+    return this.index.servicesChangedSince(version);
+  }
+  take(): string[] {
+    return [...new Set(this.lookups.splice(0))].sort();
+  }
+}
+
+function tableFor(...services: string[]) {
+  return compile(
+    snapshotFromRecords(
+      recordsFromYaml(
+        manifests(
+          ...services.map((name) => serviceYaml(name)),
+          ...services.map((name) => ingressYaml(name, `${name}.test`, [{ path: '/', service: name }])),
+        ),
+      ),
+    ),
+  ).table;
+}
+
+function sorted(live: { origins: ReadonlySet<string>; endpointIds: ReadonlySet<string> }) {
+  return { origins: [...live.origins].sort(), endpointIds: [...live.endpointIds].sort() };
+}
+
+test('LiveEndpointTracker looks again only at the Services whose endpoints changed, and agrees with a full walk', () => {
+  const view = new CountingView();
+  const table = tableFor('a', 'b');
+  let a = slice('a', [{ ip: '10.0.0.1', port: 8080 }]);
+  view.index.replaceSlice(undefined, a);
+  view.index.replaceSlice(undefined, slice('b', [{ ip: '10.0.0.2', port: 8080 }]));
+  const tracker = new LiveEndpointTracker();
+  const expectSame = () => {
+    const live = sorted(tracker.update(table, view));
+    const lookupsByTracker = view.take();
+    assert.deepEqual(live, sorted(collectLiveEndpoints(table, view)));
+    view.take();
+    return { live, lookups: lookupsByTracker };
+  };
+
+  assert.deepEqual(expectSame().lookups, ['default/a', 'default/b'], 'the first update walks the whole table');
+
+  // a moves to another endpoint: only a is looked at; b's endpoint stays live.
+  const moved = slice('a', [{ ip: '10.0.0.3', port: 8080 }]);
+  view.index.replaceSlice(a, moved);
+  a = moved;
+  const step = expectSame();
+  assert.deepEqual(step.lookups, ['default/a']);
+  assert.deepEqual(step.live.endpointIds, ['10.0.0.2:8080', '10.0.0.3:8080']);
+
+  // An endpoint both Services list stays live while either still lists it.
+  const shared = slice('a', [{ ip: '10.0.0.2', port: 8080 }]);
+  view.index.replaceSlice(a, shared);
+  a = shared;
+  assert.deepEqual(expectSame().live.endpointIds, ['10.0.0.2:8080']);
+  view.index.replaceSlice(a, undefined);
+  const gone = expectSame();
+  assert.deepEqual(gone.lookups, ['default/a']);
+  assert.deepEqual(gone.live.endpointIds, ['10.0.0.2:8080'], 'b still lists it');
+
+  // A slice of a Service no route uses: nothing to look at.
+  view.index.replaceSlice(undefined, slice('unused', [{ ip: '10.0.0.9', port: 8080 }]));
+  assert.deepEqual(expectSame().lookups, []);
+
+  // No change: nothing looked at.
+  assert.deepEqual(expectSame().lookups, []);
+
+  // A new table is walked whole.
+  const next = tableFor('a', 'b');
+  tracker.update(next, view);
+  assert.deepEqual(view.take(), ['default/a', 'default/b']);
+});
+
+test('EndpointIndex.servicesChangedSince names the Services touched after a version, and forgets old ones', () => {
+  const index = new EndpointIndex();
+  const a1 = slice('a', [{ ip: '10.0.0.1', port: 80 }]);
+  index.replaceSlice(undefined, a1);
+  const afterA = index.version;
+  index.replaceSlice(undefined, slice('b', [{ ip: '10.0.0.2', port: 80 }]));
+  index.replaceSlice(undefined, slice('c', [{ ip: '10.0.0.3', port: 80 }]));
+  assert.deepEqual([...(index.servicesChangedSince(afterA) ?? [])].sort(), ['default/b', 'default/c']);
+  assert.deepEqual([...(index.servicesChangedSince(index.version) ?? ['?'])], []);
+  assert.equal(index.servicesChangedSince(index.version + 1), undefined, 'a version not reached yet');
+  const a2 = slice('a', [{ ip: '10.0.1.1', port: 80 }]);
+  for (let step = 0; step < 1500; step++) {
+    index.replaceSlice(a1, a2);
+    index.replaceSlice(a2, a1);
+  }
+  assert.equal(index.servicesChangedSince(afterA), undefined, 'too long ago: the caller walks everything');
+  assert.deepEqual([...(index.servicesChangedSince(index.version - 5) ?? [])], ['default/a']);
 });
