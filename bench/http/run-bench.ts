@@ -36,6 +36,7 @@ import { formatProfileSummary, summarizeCpuProfile } from './cpu-profile.ts';
 import { BENCH_HOST } from './portico-manifests.ts';
 import { formatTable, formatTargets, type Measurement, median, type Row, TABLE_NOTES } from './report.ts';
 import { runWrk, writeWrkScript } from './wrk.ts';
+import { positiveInteger } from './positive-integer-flag.ts';
 
 const PORTICO: PorticoVariant = { key: 'portico', label: '(d) Portico', logLevel: 'warn' };
 const PORTICO_ACCESS_LOG: PorticoVariant = {
@@ -60,15 +61,6 @@ const { values: flags } = parseArgs({
     help: { type: 'boolean', default: false },
   },
 });
-
-function positiveInteger(name: string, text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value <= 0) {
-    console.error(`--${name} must be a positive integer, got ${JSON.stringify(text)}`);
-    process.exit(2);
-  }
-  return value;
-}
 
 const durationSeconds = positiveInteger('duration', flags.duration);
 const warmupSeconds = positiveInteger('warmup', flags.warmup);

@@ -24,6 +24,7 @@ import { type Contestant, type Placement, startBackend, startPortico, startReply
 import { BENCH_HOST } from './portico-manifests.ts';
 import { median } from './report.ts';
 import { runWrk, writeWrkScript } from './wrk.ts';
+import { positiveInteger } from './positive-integer-flag.ts';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
 
@@ -47,15 +48,6 @@ if (flags.help) {
       '[--only portico,portico-log,reply-from] [--also <portico source tree>]... [--node-flags="--max-semi-space-size=16"] [--flags-variant="..."]...',
   );
   process.exit(0);
-}
-
-function positiveInteger(name: string, text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value <= 0) {
-    console.error(`--${name} must be a positive integer, got ${JSON.stringify(text)}`);
-    process.exit(2);
-  }
-  return value;
 }
 
 const durationSeconds = positiveInteger('duration', flags.duration);
