@@ -5,7 +5,7 @@ import { isIP } from 'node:net';
 import type { Diagnostic } from '../model/diagnostic.ts';
 import type { IngressBackendRecord, IngressRecord, ServiceRecord } from '../model/records.ts';
 import type { BackendRef, ResolvedBackend } from '../routing/route-table.ts';
-import { chooseUpstream, DEFAULT_UPSTREAM_CHOICE, type UpstreamChoice } from './resolve-upstream.ts';
+import { chooseUpstreams, DEFAULT_UPSTREAM_CHOICE, type UpstreamChoice } from './resolve-upstream.ts';
 
 export interface BackendResolution {
   readonly backend: ResolvedBackend;
@@ -66,6 +66,7 @@ export function resolveBackend(
       `service ${serviceKey} has no port ${ref.port}; requests get 503`,
     );
   }
+  const upstreams = chooseUpstreams(upstream, servicePort.appProtocol);
   if (service.type === 'ExternalName') {
     if (!service.externalName) {
       return unavailable(
@@ -81,18 +82,17 @@ export function resolveBackend(
         ref,
         hostname: service.externalName,
         port: servicePort.port,
-        upstream: chooseUpstream(upstream, servicePort.appProtocol),
+        ...upstreams,
       },
       diagnostic: undefined,
     };
   }
-  const upstreamProtocol = chooseUpstream(upstream, servicePort.appProtocol);
   let diagnostic: Diagnostic | undefined;
   if (upstream.serviceUpstream) {
     const clusterIP = service.clusterIP;
     if (clusterIP !== undefined && isIP(clusterIP) !== 0) {
       return {
-        backend: { kind: 'cluster-ip', ref, address: clusterIP, port: servicePort.port, upstream: upstreamProtocol },
+        backend: { kind: 'cluster-ip', ref, address: clusterIP, port: servicePort.port, ...upstreams },
         diagnostic: undefined,
       };
     }
@@ -114,7 +114,7 @@ export function resolveBackend(
       appProtocol: servicePort.appProtocol,
       sessionAffinity: service.sessionAffinity,
       serviceUid: service.uid,
-      upstream: upstreamProtocol,
+      ...upstreams,
     },
     diagnostic,
   };

@@ -1,10 +1,12 @@
 // How Portico talks to a backend (issue 5 item 4, issue 7 item 4): the Ingress's `backend-protocol` annotation
 // when set (ingress-nginx), else the Service port's `appProtocol` (the Service API docs:
 // `kubernetes.io/h2c` is HTTP/2 over cleartext with prior knowledge, RFC 9113 section 3.3;
-// `https` and `kubernetes.io/wss` are TLS), else HTTP/1.1. TLS towards the backend is not
-// verified unless `proxy-ssl-verify: "on"`, as in ingress-nginx; `proxy-ssl-secret` names a
-// TLS Secret whose `ca.crt` holds the trust anchors and whose `tls.crt`/`tls.key` are the
-// client certificate Portico presents. Pure: the Secret comes from the snapshot.
+// `https` and `kubernetes.io/wss` are TLS), else HTTP/1.1. `AUTO_HTTP` (ingress-nginx's
+// `proxy_pass $scheme://`) follows the client: HTTP/1.1 for plain-HTTP requests, TLS for HTTPS
+// ones. TLS towards the backend is not verified unless `proxy-ssl-verify: "on"`, as in
+// ingress-nginx; `proxy-ssl-secret` names a TLS Secret whose `ca.crt` holds the trust anchors
+// and whose `tls.crt`/`tls.key` are the client certificate Portico presents. Pure: the Secret
+// comes from the snapshot.
 
 import { createHash, X509Certificate } from 'node:crypto';
 import type { Diagnostic } from '../model/diagnostic.ts';
@@ -112,7 +114,20 @@ function isCertificateBundle(pem: string): boolean {
  * the route's connect timeout, which gives it pools of its own.
  */
 export function chooseUpstream(choice: UpstreamChoice, appProtocol: string | undefined): UpstreamProtocol {
-  const protocol = chooseProtocol(choice, appProtocol);
+  return withConnectTimeout(choice, chooseProtocol(choice, appProtocol));
+}
+
+/** The backend's protocols: `upstreamWhenTls` only for `AUTO_HTTP`, whose TLS requests go over TLS. */
+export function chooseUpstreams(
+  choice: UpstreamChoice,
+  appProtocol: string | undefined,
+): { readonly upstream: UpstreamProtocol; readonly upstreamWhenTls?: UpstreamProtocol } {
+  const upstream = chooseUpstream(choice, appProtocol);
+  if (choice.backendProtocol !== 'AUTO_HTTP') return { upstream };
+  return { upstream, upstreamWhenTls: withConnectTimeout(choice, { kind: 'https', tls: choice.tls }) };
+}
+
+function withConnectTimeout(choice: UpstreamChoice, protocol: UpstreamProtocol): UpstreamProtocol {
   const connectTimeoutMs = choice.connectTimeoutMs;
   return connectTimeoutMs === undefined ? protocol : Object.freeze({ ...protocol, connectTimeoutMs });
 }
@@ -123,6 +138,7 @@ function chooseProtocol(choice: UpstreamChoice, appProtocol: string | undefined)
     case 'HTTPS':
       return https;
     case 'HTTP':
+    case 'AUTO_HTTP': // plain-HTTP requests; TLS ones take chooseUpstreams' upstreamWhenTls
       return HTTP1;
     // gRPC is HTTP/2 with trailers (grpc/PROTOCOL-HTTP2.md): cleartext with prior knowledge,
     // or TLS offering ALPN h2, as nginx's grpc_pass grpc:// and grpcs://.

@@ -53,7 +53,7 @@ import { sourceDenied } from '../routing/source-range.ts';
 import type { LiveState } from '../runtime/live-state.ts';
 import type { AddressPolicy } from '../upstream/guarded-lookup.ts';
 import { LiveEndpointTracker } from '../upstream/live-origins.ts';
-import { originOfKey, POOL_SERVERNAME, type PoolRegistry, poolKeyOf } from '../upstream/pool-registry.ts';
+import { originOfKey, POOL_SERVERNAME, type PoolRegistry, poolKeyOf, upstreamFor } from '../upstream/pool-registry.ts';
 import {
   classifyUpstreamError,
   UpstreamError,
@@ -239,7 +239,8 @@ export class Forwarder {
    * Endpoint for a new request to `backend`, or why there is none. A retry passes the endpoints
    * already tried (the last one added last) and gets undefined when none is left. With the
    * request and its route's attributes, `affinity: cookie` and then `upstream-hash-by` place it
-   * (see parse-selection-annotations.ts for the precedence).
+   * (see parse-selection-annotations.ts for the precedence). The protocol follows this
+   * listener's scheme for `backend-protocol: AUTO_HTTP` backends (WebSockets included).
    */
   pickTarget(
     backend: ResolvedBackend,
@@ -252,10 +253,11 @@ export class Forwarder {
     if (backend.kind === 'cluster-ip') {
       // One virtual address: kube-proxy chooses the pod, so a retry has nowhere else to go.
       if (tried !== undefined) return undefined;
+      const upstream = upstreamFor(backend, this.options.scheme);
       return {
         id: endpointId(backend.address, backend.port),
-        origin: poolKeyOf(backend.address, backend.port, backend.upstream),
-        upstream: backend.upstream,
+        origin: poolKeyOf(backend.address, backend.port, upstream),
+        upstream,
       };
     }
     if (backend.kind === 'external-name') {
@@ -266,7 +268,8 @@ export class Forwarder {
       const id = backend.hostname.includes(':')
         ? `[${backend.hostname}]:${backend.port}`
         : `${backend.hostname}:${backend.port}`;
-      return { id, origin: poolKeyOf(backend.hostname, backend.port, backend.upstream), upstream: backend.upstream };
+      const upstream = upstreamFor(backend, this.options.scheme);
+      return { id, origin: poolKeyOf(backend.hostname, backend.port, upstream), upstream };
     }
     const ready = readyEndpoints(this.options.state.endpoints.endpointsFor(backend));
     const candidates = tried === undefined ? ready : ready.filter((endpoint) => !tried.has(endpoint.id));
@@ -298,12 +301,8 @@ export class Forwarder {
       endpoint = this.#pickByLoad(backend, attributes, candidates, clientIp, tried);
     }
     if (endpoint === undefined) return tried === undefined ? 'PORTICO_ERR_NO_ENDPOINTS' : undefined;
-    return {
-      id: endpoint.id,
-      origin: poolKeyOf(endpoint.address, endpoint.port, backend.upstream),
-      upstream: backend.upstream,
-      cookie,
-    };
+    const upstream = upstreamFor(backend, this.options.scheme);
+    return { id: endpoint.id, origin: poolKeyOf(endpoint.address, endpoint.port, upstream), upstream, cookie };
   }
 
   #pickByLoad(

@@ -35,8 +35,8 @@ export interface UpstreamTls {
   readonly profile: string;
 }
 
-/** The `backend-protocol` values Portico speaks. */
-export type BackendProtocol = 'HTTP' | 'HTTPS' | 'GRPC' | 'GRPCS';
+/** The `backend-protocol` values Portico speaks; AUTO_HTTP follows the client's scheme (HTTP or HTTPS). */
+export type BackendProtocol = 'HTTP' | 'HTTPS' | 'GRPC' | 'GRPCS' | 'AUTO_HTTP';
 
 /**
  * How Portico talks to a backend: `backend-protocol` on the Ingress, else the Service port's
@@ -72,6 +72,11 @@ export type ResolvedBackend =
       /** the Service's metadata.uid: the key of persistent affinity cookies (cookie-affinity.ts) */
       readonly serviceUid?: string | undefined;
       readonly upstream: UpstreamProtocol;
+      /**
+       * `backend-protocol: AUTO_HTTP`: the protocol for requests that came over TLS (`upstream`
+       * is then HTTP/1.1, for plain-HTTP requests); undefined: `upstream` for every request
+       */
+      readonly upstreamWhenTls?: UpstreamProtocol | undefined;
     }
   | {
       readonly kind: 'external-name';
@@ -79,6 +84,7 @@ export type ResolvedBackend =
       readonly hostname: string;
       readonly port: number;
       readonly upstream: UpstreamProtocol;
+      readonly upstreamWhenTls?: UpstreamProtocol | undefined;
     }
   | {
       /** `service-upstream: "true"`: the Service's ClusterIP and port; kube-proxy picks the pod. */
@@ -87,6 +93,7 @@ export type ResolvedBackend =
       readonly address: string;
       readonly port: number;
       readonly upstream: UpstreamProtocol;
+      readonly upstreamWhenTls?: UpstreamProtocol | undefined;
     }
   | {
       /** Missing Service, unknown port, resource backend: answers 503 (ROUTING.md section 6). */

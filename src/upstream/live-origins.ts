@@ -6,7 +6,7 @@
 import type { ServiceBackend } from '../endpoints/service-endpoints.ts';
 import type { ResolvedBackend, RouteTable } from '../routing/route-table.ts';
 import type { EndpointView } from '../runtime/live-state.ts';
-import { poolKeyOf } from './pool-registry.ts';
+import { poolKeyOf, upstreamsOf } from './pool-registry.ts';
 
 /** Every distinct backend object the table can answer with. */
 export function collectBackends(table: RouteTable): Set<ResolvedBackend> {
@@ -27,7 +27,7 @@ export function collectBackends(table: RouteTable): Set<ResolvedBackend> {
 }
 
 export interface LiveEndpoints {
-  /** pool keys (`poolKeyOf`): one per endpoint and protocol, one per ExternalName or ClusterIP */
+  /** pool keys (`poolKeyOf`): one per endpoint and protocol (two for AUTO_HTTP), likewise per ExternalName or ClusterIP */
   readonly origins: Set<string>;
   /** `ip:port` ids, for picker state */
   readonly endpointIds: Set<string>;
@@ -40,12 +40,12 @@ export function collectLiveEndpoints(table: RouteTable, endpoints: EndpointView)
     if (backend.kind === 'service') {
       for (const endpoint of endpoints.endpointsFor(backend)) {
         endpointIds.add(endpoint.id);
-        origins.add(poolKeyOf(endpoint.address, endpoint.port, backend.upstream));
+        for (const upstream of upstreamsOf(backend)) origins.add(poolKeyOf(endpoint.address, endpoint.port, upstream));
       }
     } else if (backend.kind === 'external-name') {
-      origins.add(poolKeyOf(backend.hostname, backend.port, backend.upstream));
+      for (const upstream of upstreamsOf(backend)) origins.add(poolKeyOf(backend.hostname, backend.port, upstream));
     } else if (backend.kind === 'cluster-ip') {
-      origins.add(poolKeyOf(backend.address, backend.port, backend.upstream));
+      for (const upstream of upstreamsOf(backend)) origins.add(poolKeyOf(backend.address, backend.port, upstream));
     }
   }
   return { origins, endpointIds };
@@ -118,9 +118,11 @@ export class LiveEndpointTracker {
         if (list === undefined) this.#backendsByService.set(backend.serviceKey, [backend]);
         else list.push(backend);
       } else if (backend.kind === 'external-name') {
-        this.#origins.add(poolKeyOf(backend.hostname, backend.port, backend.upstream));
+        for (const upstream of upstreamsOf(backend))
+          this.#origins.add(poolKeyOf(backend.hostname, backend.port, upstream));
       } else if (backend.kind === 'cluster-ip') {
-        this.#origins.add(poolKeyOf(backend.address, backend.port, backend.upstream));
+        for (const upstream of upstreamsOf(backend))
+          this.#origins.add(poolKeyOf(backend.address, backend.port, upstream));
       }
     }
     for (const serviceKey of this.#backendsByService.keys()) this.#refreshService(serviceKey, endpoints);
@@ -134,7 +136,8 @@ export class LiveEndpointTracker {
     for (const backend of backends) {
       for (const endpoint of endpoints.endpointsFor(backend)) {
         share.endpointIds.push(endpoint.id);
-        share.origins.push(poolKeyOf(endpoint.address, endpoint.port, backend.upstream));
+        for (const upstream of upstreamsOf(backend))
+          share.origins.push(poolKeyOf(endpoint.address, endpoint.port, upstream));
       }
     }
     // Add before taking the old share back, so an endpoint that stays never counts as gone.

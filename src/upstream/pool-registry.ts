@@ -163,6 +163,21 @@ export class PoolRegistry {
 
 const HTTP1: UpstreamProtocol = Object.freeze({ kind: 'http1' });
 
+interface SpokenBackend {
+  readonly upstream: UpstreamProtocol;
+  readonly upstreamWhenTls?: UpstreamProtocol | undefined;
+}
+
+/** The protocol for one request to `backend`: AUTO_HTTP backends follow the client's scheme. */
+export function upstreamFor(backend: SpokenBackend, scheme: 'http' | 'https'): UpstreamProtocol {
+  return scheme === 'https' ? (backend.upstreamWhenTls ?? backend.upstream) : backend.upstream;
+}
+
+/** Every protocol requests to `backend` can use (both for AUTO_HTTP), so each keeps its pools. */
+export function upstreamsOf(backend: SpokenBackend): readonly UpstreamProtocol[] {
+  return backend.upstreamWhenTls === undefined ? [backend.upstream] : [backend.upstream, backend.upstreamWhenTls];
+}
+
 /** `http://10.0.0.1:8080`, `http://[fd00::1]:8080`, `http://name.example:80` */
 export function originOf(host: string, port: number): string {
   return poolKeyOf(host, port, HTTP1);

@@ -1,15 +1,16 @@
 // How Portico talks to backends, with real servers: HTTP/2 cleartext (Service port appProtocol
 // kubernetes.io/h2c), HTTPS by `backend-protocol: HTTPS` or appProtocol `https`, certificate
 // verification off by default and on with `proxy-ssl-verify`, `proxy-ssl-name` and a CA from
-// `proxy-ssl-secret`; bad annotation values are diagnostics.
+// `proxy-ssl-secret`; `backend-protocol: AUTO_HTTP` following the client's scheme; bad annotation
+// values are diagnostics.
 
 import assert from 'node:assert/strict';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer as createH2cServer, type Http2Server } from 'node:http2';
-import type { IncomingHttpHeaders } from 'node:http';
+import { createServer as createHttpServer, type IncomingHttpHeaders, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocketServer } from 'ws';
 import type { TLSSocket } from 'node:tls';
 import { compile } from '../../src/compile/compile.ts';
 import { snapshotFromRecords } from '../../src/store/cluster-snapshot.ts';
@@ -19,10 +20,13 @@ import { recordsFromYaml } from '../support/test-live-state.ts';
 import {
   generateCertificate,
   h2Requests,
+  httpsGet,
   type RunningTlsProxy,
   startTlsProxy,
   tlsSecretYaml,
   TlsTestState,
+  webSocketRefusal,
+  webSocketReply,
 } from './tls-harness.ts';
 
 interface Seen {
@@ -45,8 +49,10 @@ spec:
 describe('backend protocols', () => {
   let h2c: Http2Server;
   let tlsBackend: HttpsServer;
+  let plainBackend: HttpServer;
   let h2cPort: number;
   let tlsPort: number;
+  let plainPort: number;
   const seen: Seen[] = [];
   let running: RunningTlsProxy;
   let state: TlsTestState;
@@ -106,6 +112,15 @@ describe('backend protocols', () => {
     });
     await new Promise<void>((resolve) => tlsBackend.listen(0, '127.0.0.5', resolve));
     tlsPort = (tlsBackend.address() as AddressInfo).port;
+    // A plain HTTP/1.1 backend, for AUTO_HTTP (a TLS handshake towards it fails).
+    plainBackend = createHttpServer((req, res) =>
+      record(req, () => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(`plain ${req.url}`);
+      }),
+    );
+    await new Promise<void>((resolve) => plainBackend.listen(0, '127.0.0.6', resolve));
+    plainPort = (plainBackend.address() as AddressInfo).port;
     // A client certificate for proxy-ssl-secret, plus the CA that signed the backend's.
     const client = await generateCertificate({ commonName: 'portico client' });
 
@@ -118,11 +133,20 @@ describe('backend protocols', () => {
         sliceYaml('secure', [{ ip: '127.0.0.5', port: tlsPort }]),
         serviceWithAppProtocol('plainport', undefined),
         sliceYaml('plainport', [{ ip: '127.0.0.5', port: tlsPort }]),
+        serviceWithAppProtocol('cleartext', undefined),
+        sliceYaml('cleartext', [{ ip: '127.0.0.6', port: plainPort }]),
         `${tlsSecretYaml('backend-ca', client).trimEnd()}\n  ca.crt: ${JSON.stringify(ca.certPem)}\n`,
         ingressYaml('h2c', 'h2c.test', [{ path: '/', service: 'grpcish' }]),
         ingressYaml('by-app-protocol', 'app.test', [{ path: '/', service: 'secure' }]),
         ingressYaml('by-annotation', 'annotated.test', [{ path: '/', service: 'plainport' }], {
           'nginx.ingress.kubernetes.io/backend-protocol': 'HTTPS',
+        }),
+        // AUTO_HTTP: the annotation wins over appProtocol, whatever it says.
+        ingressYaml('auto-tls', 'auto-tls.test', [{ path: '/', service: 'secure' }], {
+          'nginx.ingress.kubernetes.io/backend-protocol': 'AUTO_HTTP',
+        }),
+        ingressYaml('auto-plain', 'auto-plain.test', [{ path: '/', service: 'cleartext' }], {
+          'nginx.ingress.kubernetes.io/backend-protocol': 'auto_http',
         }),
         ingressYaml('verify-untrusted', 'untrusted.test', [{ path: '/', service: 'secure' }], {
           'nginx.ingress.kubernetes.io/proxy-ssl-verify': 'on',
@@ -148,6 +172,8 @@ describe('backend protocols', () => {
     await new Promise<void>((resolve) => h2c.close(() => resolve()));
     tlsBackend.closeAllConnections();
     await new Promise<void>((resolve) => tlsBackend.close(() => resolve()));
+    plainBackend.closeAllConnections();
+    await new Promise<void>((resolve) => plainBackend.close(() => resolve()));
   });
 
   test('appProtocol kubernetes.io/h2c: HTTP/2 with prior knowledge, headers and bodies both ways', async () => {
@@ -191,24 +217,46 @@ describe('backend protocols', () => {
 
   test('a WebSocket to an HTTPS backend is relayed over TLS, verification settings included', async () => {
     for (const host of ['app.test', 'trusted.test']) {
-      const socket = new WebSocket(`ws://127.0.0.1:${running.httpPort}/chat`, { headers: { host } });
-      await new Promise((resolve, reject) => {
-        socket.once('open', resolve);
-        socket.once('error', reject);
-      });
-      const reply = new Promise<string>((resolve) =>
-        socket.once('message', (data: Buffer) => resolve(data.toString())),
-      );
-      socket.send('hi');
-      assert.equal(await reply, 'tls:hi', host);
-      socket.close();
+      assert.equal(await webSocketReply(`ws://127.0.0.1:${running.httpPort}/chat`, host, 'hi'), 'tls:hi', host);
     }
-    const refused = new WebSocket(`ws://127.0.0.1:${running.httpPort}/chat`, { headers: { host: 'untrusted.test' } });
-    const status = await new Promise<number>((resolve) => {
-      refused.once('unexpected-response', (_req, response) => resolve(response.statusCode ?? 0));
-      refused.once('error', () => resolve(0));
-    });
-    assert.equal(status, 502);
+    assert.equal(await webSocketRefusal(`ws://127.0.0.1:${running.httpPort}/chat`, 'untrusted.test'), 502);
+  });
+
+  test('AUTO_HTTP follows the client: TLS to the backend from the HTTPS listener, HTTP/1.1 from the plain one', async () => {
+    const cases = [
+      { listener: 'https', host: 'auto-tls.test', status: 200, body: 'tls /auto', encrypted: true },
+      // plain HTTP to the TLS backend, and a TLS handshake towards the plain one, both fail
+      { listener: 'http', host: 'auto-tls.test', status: 502 },
+      { listener: 'http', host: 'auto-plain.test', status: 200, body: 'plain /auto', encrypted: false },
+      { listener: 'https', host: 'auto-plain.test', status: 502 },
+    ] as const;
+    for (const expected of cases) {
+      const label = `${expected.listener} ${expected.host}`;
+      const before = seen.length;
+      const request = { host: expected.host, path: '/auto' };
+      const response =
+        expected.listener === 'https'
+          ? await httpsGet(running.httpsPort, request)
+          : await send(running.httpPort, request);
+      assert.equal(response.status, expected.status, label);
+      if (!('body' in expected)) {
+        assert.equal(seen.length, before, `${label}: no request reached the backend`);
+        continue;
+      }
+      assert.equal(response.body, expected.body, label);
+      assert.equal(seen.at(-1)?.encrypted, expected.encrypted, label);
+      assert.equal(seen.at(-1)?.httpVersion, '1.1', label);
+      assert.equal(seen.at(-1)?.headers['x-forwarded-proto'], expected.listener, label);
+    }
+    const origins = running.proxy.upstreamOrigins();
+    for (const origin of [`http://127.0.0.6:${plainPort}`, `https://127.0.0.6:${plainPort}`]) {
+      assert.ok(origins.includes(origin), `${origin} in ${origins.join(' ')}`);
+    }
+  });
+
+  test('AUTO_HTTP WebSockets: over TLS from the HTTPS listener, refused by the TLS backend from the plain one', async () => {
+    assert.equal(await webSocketReply(`wss://127.0.0.1:${running.httpsPort}/chat`, 'auto-tls.test', 'hi'), 'tls:hi');
+    assert.equal(await webSocketRefusal(`ws://127.0.0.1:${running.httpPort}/chat`, 'auto-tls.test'), 502);
   });
 
   test('proxy-ssl-verify on: an untrusted certificate is a 502, a trusted one with the right name is served', async () => {
@@ -231,7 +279,7 @@ describe('backend protocols', () => {
         INGRESS_CLASS_YAML,
         serviceWithAppProtocol('web', undefined),
         ingressYaml('bad', 'bad.test', [{ path: '/', service: 'web' }], {
-          'nginx.ingress.kubernetes.io/backend-protocol': 'AUTO_HTTP',
+          'nginx.ingress.kubernetes.io/backend-protocol': 'FCGI',
           'nginx.ingress.kubernetes.io/proxy-ssl-verify': 'yes',
           'nginx.ingress.kubernetes.io/proxy-ssl-name': 'not a name',
           'nginx.ingress.kubernetes.io/proxy-ssl-secret': 'no-namespace',
@@ -247,7 +295,7 @@ describe('backend protocols', () => {
       .sort();
     assert.equal(reasons.length, 5, reasons.join('\n'));
     for (const expected of [
-      /Ingress default\/bad InvalidAnnotation: .*backend-protocol "AUTO_HTTP" is not supported/,
+      /Ingress default\/bad InvalidAnnotation: .*backend-protocol "FCGI" is not supported \(.*no FastCGI\)/,
       /Ingress default\/bad InvalidAnnotation: .*proxy-ssl-verify must be "on" or "off", got "yes"/,
       /Ingress default\/bad InvalidAnnotation: .*proxy-ssl-name must be a DNS name/,
       /Ingress default\/bad InvalidAnnotation: .*proxy-ssl-secret must be namespace\/name/,

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocketServer } from 'ws';
 import { INGRESS_CLASS_YAML, manifests, serviceYaml, sliceYaml } from '../support/cluster-manifests.ts';
 import { send } from '../support/proxy-harness.ts';
 import { startBackend, type TestBackend } from '../support/test-backends.ts';
@@ -21,6 +21,7 @@ import {
   tlsIngressYaml,
   tlsSecretYaml,
   TlsTestState,
+  webSocketReply,
 } from './tls-harness.ts';
 
 describe('HTTPS listener', () => {
@@ -213,17 +214,8 @@ describe('HTTPS listener', () => {
   });
 
   test('WebSockets keep working over TLS (HTTP/1.1 on the same port)', async () => {
-    // ws hands `servername` on to tls.connect; its typings do not list it.
-    const options = { headers: { host: 'ws.test' }, servername: 'ws.test', rejectUnauthorized: false };
-    const socket = new WebSocket(`wss://127.0.0.1:${running.httpsPort}/chat`, options);
-    await new Promise((resolve, reject) => {
-      socket.once('open', resolve);
-      socket.once('error', reject);
-    });
-    const reply = new Promise<string>((resolve) => socket.once('message', (data: Buffer) => resolve(data.toString())));
-    socket.send('over tls');
-    assert.equal(await reply, 'echo:over tls');
-    socket.close();
+    const reply = await webSocketReply(`wss://127.0.0.1:${running.httpsPort}/chat`, 'ws.test', 'over tls', 'ws.test');
+    assert.equal(reply, 'echo:over tls');
     assert.equal(handshakes.at(-1)?.['x-forwarded-proto'], 'https');
     assert.equal(handshakes.at(-1)?.host, 'ws.test');
   });

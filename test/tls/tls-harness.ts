@@ -1,7 +1,7 @@
 // TLS test support: certificates made in the test (src/tls/generate-certificate.ts, the same
 // code as the default certificate), Secrets and TLS Ingresses as manifest YAML, a live state
 // that runs the real compile + TLS step, a proxy with both listeners, and real TLS clients
-// (node:tls for handshakes, node:https for HTTP/1.1, node:http2 for h2).
+// (node:tls for handshakes, node:https for HTTP/1.1, node:http2 for h2, ws for WebSockets).
 
 import { X509Certificate } from 'node:crypto';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
@@ -10,6 +10,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
+import { WebSocket } from 'ws';
 import { createMetrics } from '../../src/admin/metrics.ts';
 import { compile } from '../../src/compile/compile.ts';
 import { DEFAULT_COMPILE_OPTIONS } from '../../src/compile/compile-options.ts';
@@ -339,4 +340,33 @@ export async function h2Requests(
   } finally {
     session.close();
   }
+}
+
+/**
+ * Opens a WebSocket (`ws:` or `wss:`, the certificate not checked), sends `message` and returns
+ * the first reply. `servername` is SNI; ws hands it on to tls.connect, its typings do not list it.
+ */
+export async function webSocketReply(url: string, host: string, message: string, servername?: string): Promise<string> {
+  const options = { headers: { host }, rejectUnauthorized: false, ...(servername ? { servername } : {}) };
+  const socket = new WebSocket(url, options);
+  await new Promise((resolve, reject) => {
+    socket.once('open', resolve);
+    socket.once('error', reject);
+  });
+  const reply = new Promise<string>((resolve) => socket.once('message', (data: Buffer) => resolve(data.toString())));
+  socket.send(message);
+  try {
+    return await reply;
+  } finally {
+    socket.close();
+  }
+}
+
+/** The status of a WebSocket handshake that is refused (0: no HTTP response at all). */
+export function webSocketRefusal(url: string, host: string): Promise<number> {
+  const socket = new WebSocket(url, { headers: { host }, rejectUnauthorized: false });
+  return new Promise<number>((resolve) => {
+    socket.once('unexpected-response', (_req, response) => resolve(response.statusCode ?? 0));
+    socket.once('error', () => resolve(0));
+  });
 }

@@ -144,3 +144,40 @@ test('EndpointIndex.servicesChangedSince names the Services touched after a vers
   assert.equal(index.servicesChangedSince(afterA), undefined, 'too long ago: the caller walks everything');
   assert.deepEqual([...(index.servicesChangedSince(index.version - 5) ?? [])], ['default/a']);
 });
+
+test('backend-protocol AUTO_HTTP keeps the pools of both protocols live: HTTP/1.1 and TLS', () => {
+  const records = recordsFromYaml(
+    manifests(
+      serviceYaml('auto'),
+      serviceYaml('external', { externalName: 'backend.example' }),
+      serviceYaml('virtual', { clusterIP: '10.96.0.7' }),
+      ingressYaml(
+        'auto',
+        'auto.test',
+        [
+          { path: '/', service: 'auto' },
+          { path: '/external', service: 'external' },
+        ],
+        { [`${NGINX}backend-protocol`]: 'AUTO_HTTP' },
+      ),
+      ingressYaml('virtual', 'virtual.test', [{ path: '/', service: 'virtual' }], {
+        [`${NGINX}backend-protocol`]: 'AUTO_HTTP',
+        [`${NGINX}service-upstream`]: 'true',
+      }),
+    ),
+  );
+  const { table, diagnostics } = compile(snapshotFromRecords(records));
+  assert.deepEqual(diagnostics, []);
+  const view = new CountingView();
+  view.index.replaceSlice(undefined, slice('auto', [{ ip: '10.0.0.1', port: 8080 }]));
+  const expected = [
+    'http://10.0.0.1:8080',
+    'http://10.96.0.7:80',
+    'http://backend.example:80',
+    'https://10.0.0.1:8080',
+    'https://10.96.0.7:80',
+    'https://backend.example:80',
+  ];
+  assert.deepEqual(sorted(collectLiveEndpoints(table, view)).origins, expected);
+  assert.deepEqual(sorted(new LiveEndpointTracker().update(table, view)).origins, expected);
+});

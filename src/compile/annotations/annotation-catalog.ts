@@ -53,7 +53,7 @@ export const ANNOTATION_CATALOG: readonly CatalogEntry[] = Object.freeze([
   {
     name: 'backend-protocol',
     status: 'differs',
-    note: 'HTTP, HTTPS, GRPC (HTTP/2 cleartext) and GRPCS (HTTP/2 over TLS, ALPN h2), trailers relayed; AUTO_HTTP and FCGI are refused with a diagnostic',
+    note: "HTTP, HTTPS, AUTO_HTTP (the client's scheme: HTTP/1.1 or TLS), GRPC (HTTP/2 cleartext) and GRPCS (HTTP/2 over TLS, ALPN h2), trailers relayed; FCGI is refused with a diagnostic",
   },
   { name: 'proxy-ssl-verify', status: 'supported', note: 'off by default, as ingress-nginx' },
   { name: 'proxy-ssl-name', status: 'supported', note: '' },

@@ -77,16 +77,18 @@ export function parseNonNegativeInteger(raw: string): ParsedValue<number> {
   return ok(Number(trimmed));
 }
 
-/** `backend-protocol`: the values ingress-nginx accepts, of which Portico speaks all but AUTO_HTTP and FCGI. */
+/** `backend-protocol`: the values ingress-nginx accepts, of which Portico speaks all but FCGI. */
 export function parseBackendProtocol(raw: string): ParsedValue<BackendProtocol> {
   const value = raw.trim().toUpperCase();
-  if (value === 'HTTP' || value === 'HTTPS' || value === 'GRPC' || value === 'GRPCS') return ok(value);
-  if (value === 'AUTO_HTTP' || value === 'FCGI') {
+  if (value === 'HTTP' || value === 'HTTPS' || value === 'GRPC' || value === 'GRPCS' || value === 'AUTO_HTTP') {
+    return ok(value);
+  }
+  if (value === 'FCGI') {
     return fail(
-      `${JSON.stringify(raw)} is not supported (Portico speaks HTTP, HTTPS, GRPC and GRPCS to backends; no FastCGI, and no per-request protocol choice)`,
+      `${JSON.stringify(raw)} is not supported (Portico speaks HTTP, HTTPS, AUTO_HTTP, GRPC and GRPCS to backends; no FastCGI)`,
     );
   }
-  return fail(`must be HTTP, HTTPS, GRPC or GRPCS, got ${JSON.stringify(raw)}`);
+  return fail(`must be HTTP, HTTPS, AUTO_HTTP, GRPC or GRPCS, got ${JSON.stringify(raw)}`);
 }
 
 /** ingress-nginx's on/off switches (`proxy-ssl-verify`). */
