@@ -1,6 +1,6 @@
-// The data-plane listener: a Fastify front whose single onRequest hook hands every request
-// (any method, any path, odd encodings included) to the forwarder, before Fastify parses a body
-// or routes anything. Node's HTTP parser runs strict: a header section over the limit gets
+// The data-plane listener: a server Fastify builds, listens on and closes, whose request
+// handler hands every request (any method, any path, odd encodings included) to the forwarder,
+// before anything parses a body or routes. Node's HTTP parser runs strict: a header section over the limit gets
 // 431, anything malformed 400, both as short plain text with a request id.
 //
 // API for the wiring (src/main.ts):
@@ -23,7 +23,7 @@
 //     requests finish for up to graceMs (default 10 s; main.ts passes --shutdown-timeout), then
 //     cuts what is left and closes upstream pools.
 
-import { type IncomingMessage, METHODS, type Server, type ServerResponse } from 'node:http';
+import { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Http2SecureServer } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -191,7 +191,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   const forwarder = forwarderFor('http', []);
   const webSockets = new WebSocketProxy(forwarder, lookup);
   const app = Fastify({
-    ...frontOptions(forwarder),
+    ...FRONT_OPTIONS,
     http: {
       maxHeaderSize: limits.maxHeaderBytes,
       insecureHTTPParser: false,
@@ -206,8 +206,8 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       answerClientError(error, socket);
     },
   });
-  routeEverythingTo(app, forwarder);
   const server = app.server;
+  sendEverythingTo(server, forwarder);
   attachRawEvents(server, webSockets, forwarder);
   readProxyProtocol(server, 'http');
 
@@ -269,7 +269,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     // Cast: Fastify types its options per server kind, while the hooks here serve both kinds,
     // and Node takes the HTTP/1 server options above on an HTTP/2 server that allows HTTP/1.1.
     const httpsApp = Fastify({
-      ...frontOptions(httpsForwarder),
+      ...FRONT_OPTIONS,
       http2: true,
       https: tlsOptions,
       // An HTTP/2 connection with no frames for this long is closed with GOAWAY (open streams finish).
@@ -278,8 +278,8 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
         answerClientError(error, socket);
       },
     } as unknown as FastifyHttp2SecureOptions<Http2SecureServer>);
-    routeEverythingTo(httpsApp as unknown as FastifyInstance, httpsForwarder);
     const httpsServer = httpsApp.server;
+    sendEverythingTo(httpsServer, httpsForwarder);
     attachRawEvents(httpsServer, sockets, httpsForwarder);
     readProxyProtocol(httpsServer, 'https');
     // Open TLS connections (HTTP/1.1 or HTTP/2), to cut what is left after the grace period.
@@ -441,39 +441,26 @@ function isWebSocketUpgrade(req: IncomingMessage): boolean {
   return /^websocket$/i.test(req.headers.upgrade ?? '');
 }
 
-/** What both listeners' Fastify instances share. */
-function frontOptions(forwarder: Forwarder): FastifyServerOptions {
-  return {
-    logger: false,
-    genReqId: (req) => requestIdFrom(req.headers['x-request-id']),
-    // During shutdown, requests on open keep-alive connections are still served (with Connection: close).
-    return503OnClosing: false,
-    exposeHeadRoutes: false,
-    // The router's query parsing is work nobody reads: the raw target goes to resolveRequest.
-    routerOptions: { querystringParser: () => ({}) },
-    // URLs the router cannot decode still belong to resolveRequest, which has its own rules.
-    frameworkErrors(_error, request, reply) {
-      reply.hijack();
-      forwarder.handle(request.raw, reply.raw, request.id);
-    },
-  };
-}
+/** What both listeners' Fastify instances share: Fastify builds, listens and closes the server. */
+const FRONT_OPTIONS: FastifyServerOptions = {
+  logger: false,
+  // During shutdown, requests on open keep-alive connections are still served (with Connection: close).
+  return503OnClosing: false,
+};
 
 /**
- * One onRequest hook hands every request to the forwarder before Fastify parses a body or
- * routes anything. HTTP/2 requests arrive as Node's compatibility objects, which the
+ * Every request goes to the forwarder, any method, any path, odd encodings included. Fastify
+ * made the server and registered its own request handler; that handler is replaced, so Fastify
+ * neither routes nor decorates a request the forwarder would take over at once anyway (its
+ * request and reply objects, router lookup and hook chain were about a tenth of the proxy's
+ * per-request allocations). HTTP/2 requests arrive as Node's compatibility objects, which the
  * forwarder treats like HTTP/1 ones (it checks `httpVersionMajor` where they differ).
  */
-function routeEverythingTo(app: FastifyInstance, forwarder: Forwarder): void {
-  for (const method of METHODS) {
-    if (method !== 'CONNECT' && !app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: true });
-  }
-  app.addHook('onRequest', (request, reply, _done) => {
-    // Never calls done: the reply is ours from here, Fastify parses no body and runs no handler.
-    reply.hijack();
-    forwarder.handle(request.raw, reply.raw, request.id);
+function sendEverythingTo(server: Server | Http2SecureServer, forwarder: Forwarder): void {
+  for (const listener of server.listeners('request')) server.removeListener('request', listener as () => void);
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    forwarder.handle(req, res, requestIdFrom(req.headers['x-request-id']));
   });
-  app.all('*', () => undefined);
 }
 
 /** Resolves once no HTTP request is in flight on any listener (upgraded sockets aside). */
