@@ -1,4 +1,4 @@
-// Starting the backend and the four contestants, and knowing when each answers. Every
+// Starting the backend and the contestants, and knowing when each answers. Every
 // contestant is a process (or an nginx master and its one worker) pinned to the proxy core;
 // `servingPid` is the process that does the work, whose CPU time and peak RSS are reported.
 
@@ -146,24 +146,46 @@ export function writeBenchCertificate(dir: string): TlsFiles {
   return { certificate, key };
 }
 
-export async function startReplyFrom(placement: Placement, backend: Listen): Promise<Contestant> {
+/** A Node proxy of bench/http/ that takes `<listen-host> <listen-port> <upstream-origin>`. */
+async function startNodePeer(
+  placement: Placement,
+  backend: Listen,
+  peer: { readonly key: string; readonly label: string; readonly script: string },
+): Promise<Contestant> {
   const listen = await listenOn('127.0.0.1');
   const started = placement.processes.start({
-    name: '(c) reply-from',
+    name: peer.label,
     cpus: placement.proxyCpus,
     command: process.execPath,
     args: [
-      join(placement.repoRoot, 'bench/http/reply-from-proxy.ts'),
+      join(placement.repoRoot, 'bench/http', peer.script),
       listen.host,
       String(listen.port),
       `http://${backend.host}:${backend.port}`,
     ],
     cwd: placement.repoRoot,
-    logPath: join(placement.tempDir, 'reply-from.log'),
+    logPath: join(placement.tempDir, `${peer.key}.log`),
   });
   const url = `http://${listen.host}:${listen.port}/`;
   await waitUntilServing(started, url);
-  return { key: 'reply-from', label: '(c) reply-from', listen, url, process: started, servingPid: started.pid };
+  return { key: peer.key, label: peer.label, listen, url, process: started, servingPid: started.pid };
+}
+
+export function startReplyFrom(placement: Placement, backend: Listen): Promise<Contestant> {
+  return startNodePeer(placement, backend, {
+    key: 'reply-from',
+    label: '(c) reply-from',
+    script: 'reply-from-proxy.ts',
+  });
+}
+
+/** node:http + undici Pool and nothing else: the floor of Portico's stack (stack-floor-proxy.ts). */
+export function startStackFloor(placement: Placement, backend: Listen): Promise<Contestant> {
+  return startNodePeer(placement, backend, {
+    key: 'stack-floor',
+    label: '(e) node:http + undici only',
+    script: 'stack-floor-proxy.ts',
+  });
 }
 
 export interface PorticoVariant {

@@ -130,6 +130,11 @@ export function formatTargets(rows: readonly Row[], porticoKeys: readonly string
   const replyFrom = find('reply-from');
   const nginx = find('nginx');
   if (replyFrom === undefined || nginx === undefined) return '';
+  const floor = find('stack-floor');
+  /** a ratio printed without a verdict */
+  const share = (of: Row, peer: Row, title: string): string =>
+    `  ${title.padEnd(24)} req/s ${(rateOf(of) / rateOf(peer)).toFixed(2)}×          ` +
+    `per cpu-s ${(perCpuSecondOf(of) / perCpuSecondOf(peer)).toFixed(2)}×`;
   const lines: string[] = [];
   for (const key of porticoKeys) {
     const portico = find(key);
@@ -154,6 +159,16 @@ export function formatTargets(rows: readonly Row[], porticoKeys: readonly string
       ratio(nginx, TARGET_VS_NGINX, 'Portico / nginx'),
       `  ${'Portico p99'.padEnd(24)} full load ${p99.toFixed(2)} ms ${verdict(p99 <= TARGET_P99_MS)}${paced}` +
         `   target ≤ ${TARGET_P99_MS} ms at the same connections`,
+    );
+    if (floor !== undefined) lines.push(share(portico, floor, 'Portico / (e)'));
+  }
+  if (floor !== undefined) {
+    const floorP99 = median(floor.runs.map((run) => run.wrk.p99Ms));
+    const floorPaced = floor.paced === undefined ? '' : `   @${pacedRate}/s ${floor.paced.wrk.p99Ms.toFixed(2)} ms`;
+    lines.push(
+      `${floor.label}, the floor of Portico's stack (no target; what the targets would need of node:http and undici):`,
+      share(floor, nginx, '(e) / nginx'),
+      `  ${'(e) p99'.padEnd(24)} full load ${floorP99.toFixed(2)} ms${floorPaced}`,
     );
   }
   return lines.join('\n');

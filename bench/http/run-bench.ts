@@ -28,6 +28,7 @@ import {
   startNginxProxy,
   startPortico,
   startReplyFrom,
+  startStackFloor,
   writeBenchCertificate,
 } from './contestants.ts';
 import type { Listen } from './nginx-config.ts';
@@ -235,6 +236,7 @@ async function main(processes: ProcessGroup, tempDir: string): Promise<void> {
     await startReplyFrom(placement, backendListen),
     await startPortico(placement, backendListen, PORTICO),
     await startPortico(placement, backendListen, PORTICO_ACCESS_LOG),
+    await startStackFloor(placement, backendListen),
   ];
 
   // Warm-up: connections opened on every hop, Node's JIT past its first tiers.
