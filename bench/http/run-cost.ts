@@ -8,7 +8,7 @@
 //   wrk -t1 -c<connections> → contestant (core 1) → nginx backend `200 ok` (core 0)
 //
 // Options: --duration <s> (5) --warmup <s> (3) --rounds <n> (5) --connections <n> (50)
-//          --only <keys> (portico,portico-log,reply-from)
+//          --only <keys> (portico,portico-log,reply-from; also stack-floor: node:http + undici only)
 //          --also <dir> (repeatable: a Portico source tree with node_modules to compare)
 //          --node-flags="<flags>" (with "=", as the flags start with "-"; extra node flags for every Portico, e.g. GC sizes)
 //          --flags-variant="<flags>" (repeatable: one more Portico from this tree with these node flags)
@@ -20,7 +20,14 @@ import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cpuSeconds, ProcessGroup } from './child-processes.ts';
-import { type Contestant, type Placement, startBackend, startPortico, startReplyFrom } from './contestants.ts';
+import {
+  type Contestant,
+  type Placement,
+  startBackend,
+  startPortico,
+  startReplyFrom,
+  startStackFloor,
+} from './contestants.ts';
 import { BENCH_HOST } from './portico-manifests.ts';
 import { median } from './report.ts';
 import { runWrk, writeWrkScript } from './wrk.ts';
@@ -45,7 +52,7 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   console.log(
     'usage: npm run bench:cost -- [--duration 5] [--warmup 3] [--rounds 5] [--connections 50] ' +
-      '[--only portico,portico-log,reply-from] [--also <portico source tree>]... [--node-flags="--max-semi-space-size=16"] [--flags-variant="..."]...',
+      '[--only portico,portico-log,reply-from,stack-floor] [--also <portico source tree>]... [--node-flags="--max-semi-space-size=16"] [--flags-variant="..."]...',
   );
   process.exit(0);
 }
@@ -132,6 +139,7 @@ async function startContestants(placement: Placement, backend: Contestant): Prom
     }
   }
   if (wanted.has('reply-from')) contestants.push(await startReplyFrom(placement, backend.listen));
+  if (wanted.has('stack-floor')) contestants.push(await startStackFloor(placement, backend.listen));
   return contestants;
 }
 

@@ -53,7 +53,7 @@ import { sourceDenied } from '../routing/source-range.ts';
 import type { LiveState } from '../runtime/live-state.ts';
 import type { AddressPolicy } from '../upstream/guarded-lookup.ts';
 import { LiveEndpointTracker } from '../upstream/live-origins.ts';
-import { originOfKey, POOL_SERVERNAME, type PoolRegistry, poolKeyOf, upstreamFor } from '../upstream/pool-registry.ts';
+import { POOL_SERVERNAME, type PoolRegistry, poolKeyOf, upstreamFor } from '../upstream/pool-registry.ts';
 import {
   classifyUpstreamError,
   UpstreamError,
@@ -432,7 +432,8 @@ class Exchange {
     forwarder.inFlight++;
     forwarder.activeResponses.add(res);
     if (forwarder.draining) closeAfterResponse(res);
-    res.once('close', this.#onResponseClose);
+    // `on`, not `once`: a response closes once, and `once` wraps and unregisters per request.
+    res.on('close', this.#onResponseClose);
   }
 
   run(): void {
@@ -643,7 +644,6 @@ class Exchange {
     attempt.begin();
     const readMs = request.readMs;
     const options: Dispatcher.DispatchOptions = {
-      origin: originOfKey(target.origin),
       ...(target.upstream.kind === 'https' ? { servername: POOL_SERVERNAME } : {}),
       path: request.path,
       method: request.method,
