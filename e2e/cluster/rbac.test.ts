@@ -33,6 +33,8 @@ const SUBJECT = { namespace: 'portico-system', serviceAccount: 'portico' } as co
 const STATUS_ADDRESS = '203.0.113.10';
 const LEASE = 'portico-leader';
 const HOST = 'hello-world.info';
+/** an Ingress created after Portico's first list */
+const LATE_HOST = 'late.example';
 const CLUSTER_RULES = loadRules('clusterrole-rules.yaml');
 const ROLE_RULES = loadRules('role-rules.yaml');
 const EVERY_ACCESS = [...accessesOf(CLUSTER_RULES), ...accessesOf(ROLE_RULES, SUBJECT.namespace)];
@@ -264,15 +266,33 @@ describe('RBAC: Portico runs on exactly the rules in charts/portico/files', () =
       });
     });
 
-    it(`without watch on ${resource}: serves what it listed, and the log says RBAC denies watch on ${resource}`, async () => {
+    it(`without watch on ${resource}: serves, lists every 10 s instead, and the log says RBAC denies watch on ${resource}`, async () => {
       const rules = { cluster: withoutVerbs(CLUSTER_RULES, resource, ['watch']), role: ROLE_RULES };
       await withServingPortico(`no-watch-${resource}`, rules, async (portico) => {
         const line = await waitForLog(
           portico,
-          new RegExp(escapeRegExp(`"msg":"watch failed: RBAC denies watch on ${collection}; retrying"`)),
+          new RegExp(
+            escapeRegExp(`"msg":"watch failed: RBAC denies watch on ${collection}; listing every 10 s instead"`),
+          ),
           `the watch of ${resource} to be reported as denied`,
         );
         assert.match(line, /"level":40/);
+        if (resource !== 'ingresses') return;
+        // An Ingress made after the first list is seen by a later one, not never.
+        await controlPlane.kubectl(['apply', '-f', '-'], {
+          input: documents(ingressYaml('default', 'late', LATE_HOST, [{ path: '/', service: 'web' }])),
+        });
+        try {
+          await eventually(
+            async () => {
+              const late = await portico.get(LATE_HOST, '/');
+              assert.deepEqual([late.status, hostnameOf(late.body)], [200, 'web-1']);
+            },
+            { timeoutMs: 30_000, description: 'the Ingress created after start to be routed by a relist' },
+          );
+        } finally {
+          await kubectl(['delete', 'ingress', 'late', '-n', 'default']);
+        }
       });
     });
   }

@@ -4,6 +4,9 @@
 //     keep a healthy watch talking, so silence means a stalled stream);
 //   - restarts after any other failure with jittered exponential backoff, resuming from the
 //     last resourceVersion it saw;
+//   - when RBAC denies the watch but allows the list, lists again every `deniedWatchPollMs`
+//     (and tries the watch after each list), so a missing `watch` verb makes changes late
+//     instead of never seen;
 //   - converts every object to our frozen records here, at the edge, and emits changes only;
 //   - catches every callback error, so a bad object or a bug downstream cannot stop the loop.
 
@@ -40,6 +43,8 @@ export interface ResourceWatcherOptions {
   readonly watchTimeoutSeconds?: number;
   readonly pageSize?: number;
   readonly backoff?: Backoff;
+  /** how often to relist while RBAC denies the watch (default 10 s) */
+  readonly deniedWatchPollMs?: number;
 }
 
 const DEFAULT_SILENCE_DEADLINE_MS = 90_000;
@@ -53,6 +58,12 @@ const DEFAULT_PAGE_SIZE = 500;
  * that drops right after connecting still backs off, so a flapping server is not hammered.
  */
 const HEALTHY_WATCH_MS = 5_000;
+/**
+ * With `list` granted and `watch` denied, a relist this often keeps the table at most this stale.
+ * Each is a full list (paged): cheap for the API server at this interval, unlike the 0.5 s a
+ * reset backoff would give after every successful list.
+ */
+const DEFAULT_DENIED_WATCH_POLL_MS = 10_000;
 
 type Known = { readonly resourceVersion: string | undefined };
 
@@ -225,6 +236,8 @@ export class ResourceWatcher {
       } else if (isGone(error)) {
         this.stats.gone++;
         this.#schedule(() => this.#list(), 0);
+      } else if (statusCodeOf(error) === 403) {
+        this.#pollWhileWatchDenied(error);
       } else if (error) {
         this.#fail(failureMessage('watch', resource, error), error, () => this.#watch());
       } else {
@@ -246,6 +259,17 @@ export class ResourceWatcher {
       onDone,
       this.#options.silenceDeadlineMs ?? DEFAULT_SILENCE_DEADLINE_MS,
     );
+  }
+
+  #pollWhileWatchDenied(error: unknown): void {
+    const { resource, logger } = this.#options;
+    const pollMs = this.#options.deniedWatchPollMs ?? DEFAULT_DENIED_WATCH_POLL_MS;
+    this.stats.failures++;
+    logger.warn(
+      { resource: resource.path, err: describeError(error), relistInMs: pollMs },
+      `${failureMessage('watch', resource, error)}; listing every ${pollMs / 1000} s instead`,
+    );
+    this.#schedule(() => this.#list(), pollMs);
   }
 
   #handleEvent(event: WatchEvent, end: (next: 'relist' | 'rewatch') => void): void {

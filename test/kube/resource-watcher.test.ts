@@ -127,8 +127,56 @@ describe('ResourceWatcher', () => {
     const watchDenied = logged.filter((entry) => entry.level === 'warn').at(-1);
     assert.equal(
       watchDenied?.message,
-      'watch failed: RBAC denies watch on networking.k8s.io ingresses (all namespaces); retrying',
+      'watch failed: RBAC denies watch on networking.k8s.io ingresses (all namespaces); listing every 10 s instead',
     );
+    watcher.stop();
+  });
+
+  it('lists again every deniedWatchPollMs while RBAC denies the watch, so changes arrive late, not never', async () => {
+    let items: unknown[] = [];
+    let lists = 0;
+    const { client, watches } = scriptedClient(() => {
+      lists++;
+      return { items, metadata: { resourceVersion: String(lists) } };
+    });
+    const delivered: string[] = [];
+    const watcher = new ResourceWatcher({
+      client,
+      resource: INGRESSES,
+      onChanges: (changes) => {
+        for (const change of changes) delivered.push(change.type === 'upsert' ? change.record.key : `-${change.key}`);
+      },
+      logger: recordingLogger([]),
+      backoff: createBackoff(1_000, 30_000, () => 1),
+      deniedWatchPollMs: 5_000,
+    });
+    const denied = Object.assign(new Error('Forbidden'), { statusCode: 403 });
+    watcher.start();
+    mock.timers.tick(0);
+    await settle();
+    assert.deepEqual([lists, watches.length], [1, 1]);
+
+    // The watch is refused; meanwhile an Ingress is created.
+    watches[0]?.done(denied);
+    items = [{ metadata: { name: 'web', namespace: 'default', resourceVersion: '5' }, spec: {} }];
+    mock.timers.tick(4_999);
+    await settle();
+    assert.equal(lists, 1, 'not relisted before the poll interval');
+    mock.timers.tick(1);
+    await settle();
+    assert.equal(lists, 2, 'relisted at the poll interval');
+    assert.deepEqual(delivered, ['default/web']);
+    assert.equal(watches.length, 2, 'and tried the watch again, in case it was granted meanwhile');
+
+    // Still denied, and the Ingress is deleted: the next list reports it gone, no sooner.
+    watches[1]?.done(denied);
+    items = [];
+    mock.timers.tick(4_999);
+    await settle();
+    assert.equal(lists, 2);
+    mock.timers.tick(1);
+    await settle();
+    assert.deepEqual(delivered, ['default/web', '-default/web']);
     watcher.stop();
   });
 
