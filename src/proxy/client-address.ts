@@ -11,7 +11,7 @@
 // and the X-Forwarded-For / X-Real-IP sent upstream.
 
 import type { IncomingMessage } from 'node:http';
-import { isIP } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { inSourceRanges, type SourceRange } from '../routing/source-range.ts';
 import { proxiedSourceOf } from './proxy-protocol.ts';
 
@@ -36,6 +36,17 @@ const MAX_FORWARDED_HOPS = 32;
 /** An address without the IPv4-mapped prefix Node reports on dual-stack sockets. */
 export function plainAddress(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+/**
+ * The client of a connection whose request could not be parsed (Node's parser refused it): no
+ * X-Forwarded-For to read, but a PROXY header from a trusted peer still names the client.
+ */
+export function socketClientAddress(socket: Socket, policy: ClientAddressPolicy): string {
+  const peer = plainAddress(socket.remoteAddress ?? '');
+  if (!policy.proxyProtocol || policy.trusted.length === 0) return peer;
+  const source = proxiedSourceOf(socket);
+  return source === undefined ? peer : plainAddress(source);
 }
 
 function forwardedForHeader(req: IncomingMessage): string | undefined {

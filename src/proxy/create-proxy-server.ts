@@ -41,8 +41,8 @@ import { createPolicyContext, type KeyPair, TLS_POLICY } from '../tls/tls-settin
 import { createGuardedLookup, type GuardedLookupOptions, isLoopbackOrLinkLocal } from '../upstream/guarded-lookup.ts';
 import { PoolRegistry } from '../upstream/pool-registry.ts';
 import { BasicAuthGate } from './basic-auth-gate.ts';
-import { type ClientAddressPolicy, SOCKET_ONLY } from './client-address.ts';
-import { clientAddressOf, Forwarder, type PickerSet } from './forward-request.ts';
+import { type ClientAddressPolicy, resolveClientAddress, SOCKET_ONLY, socketClientAddress } from './client-address.ts';
+import { Forwarder, type PickerSet } from './forward-request.ts';
 import { endSocketWithError, type PorticoErrorCode, statusOfError } from './proxy-errors.ts';
 import {
   DEFAULT_LOAD_BALANCE,
@@ -322,11 +322,10 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     const status = statusOfError(code);
     if (endSocketWithError(socket, code, requestId)) {
       metrics.observeRequest('', '', status, 0);
-      const address = socket.remoteAddress ?? '';
       logger.info(
         {
           requestId,
-          clientIp: address.startsWith('::ffff:') ? address.slice(7) : address,
+          clientIp: socketClientAddress(socket, clientAddress),
           status,
           error: code,
           parserError: error.code,
@@ -352,7 +351,13 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       const requestId = requestIdFrom(req.headers['x-request-id']);
       endSocketWithError(socket, 'PORTICO_ERR_METHOD_NOT_ALLOWED', requestId);
       logger.info(
-        { requestId, clientIp: clientAddressOf(req), method: req.method, path: req.url, status: 405 },
+        {
+          requestId,
+          clientIp: resolveClientAddress(req, clientAddress).clientIp,
+          method: req.method,
+          path: req.url,
+          status: 405,
+        },
         'request',
       );
     });

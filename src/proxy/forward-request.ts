@@ -163,12 +163,6 @@ function countHostLines(req: IncomingMessage): number {
   return count;
 }
 
-/** The client address without the IPv4-mapped prefix Node reports on dual-stack sockets. */
-export function clientAddressOf(req: IncomingMessage): string {
-  const address = req.socket.remoteAddress ?? '';
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
-}
-
 export class Forwarder {
   readonly options: ForwarderOptions;
   /** requests whose response has not closed yet */

@@ -57,8 +57,9 @@ function rawExchange(
   preface: string | Buffer | readonly (string | Buffer)[],
   path = '/echo',
   localAddress?: string,
+  requestText = `GET ${path} HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`,
 ): Promise<string> {
-  const request = Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`);
+  const request = Buffer.from(requestText);
   const pieces = Array.isArray(preface)
     ? [...(preface as readonly (string | Buffer)[]).map((piece) => Buffer.from(piece)), request]
     : [Buffer.concat([Buffer.from(preface as string | Buffer), request])];
@@ -228,6 +229,23 @@ describe('--proxy-protocol', () => {
     const binary = v2('PROXY', [203, 0, 113, 9], 'v4');
     const alone = echoOf(await rawExchange(running.httpPort, [binary.subarray(0, 14), binary.subarray(14)]));
     assert.equal(alone.headers['x-real-ip'], '203.0.113.9');
+  });
+
+  it('requests Node refuses (400) or Portico refuses before routing (CONNECT, 405) log the PROXY client', async () => {
+    const malformed = `GET /echo HTTP/1.1\r\nHost: ${HOST}\r\nNo colon here\r\n\r\n`;
+    assert.match(await rawExchange(running.httpPort, v1('203.0.113.21'), '', undefined, malformed), /^HTTP\/1\.1 400 /);
+    const connectRequest = `CONNECT ${HOST}:443 HTTP/1.1\r\nHost: ${HOST}:443\r\n\r\n`;
+    assert.match(
+      await rawExchange(running.httpPort, v1('203.0.113.22'), '', undefined, connectRequest),
+      /^HTTP\/1\.1 405 /,
+    );
+    const byStatus = (status: number) =>
+      running
+        .accessLogs()
+        .filter((line) => line.status === status)
+        .at(-1);
+    assert.equal(byStatus(400)?.clientIp, '203.0.113.21');
+    assert.equal(byStatus(405)?.clientIp, '203.0.113.22');
   });
 
   it('a header from an untrusted peer is read, but its address is not believed', async () => {
