@@ -23,6 +23,7 @@ import { createProxyServer, type ProxyServer } from './proxy/create-proxy-server
 import { ControlLoop, type ControlLoopOptions } from './runtime/control-loop.ts';
 import { ManifestSource } from './standalone/manifest-source.ts';
 import { compileWithTls } from './tls/compile-with-tls.ts';
+import { rebuildWhenValidityChanges } from './runtime/validity-rebuild.ts';
 import { generateDefaultCertificate } from './tls/default-certificate.ts';
 
 export interface RunningPortico {
@@ -139,13 +140,16 @@ export function createControlLoop(
   config: Config,
   parts: Pick<ControlLoopOptions, 'logger' | 'metrics' | 'controlMetrics' | 'buildsOnCommand'>,
 ): ControlLoop {
-  return new ControlLoop({
+  const loop = new ControlLoop({
     compile: compileWithTls(compile, { defaultCertificateSecret: config.tls.defaultCertificateSecret }),
     compileOptions: config.compile,
     holdoffMs: config.rebuildHoldoffMs,
     maxDelayMs: config.rebuildMaxDelayMs,
     ...parts,
   });
+  // A worker builds when its primary says; the primary's own timer covers it.
+  if (parts.buildsOnCommand !== true) rebuildWhenValidityChanges(loop);
+  return loop;
 }
 
 export async function listenAdmin(admin: AdminServer, config: Config, logger: Logger): Promise<AddressInfo> {

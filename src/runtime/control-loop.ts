@@ -151,6 +151,16 @@ export class ControlLoop implements LiveState, ClusterSink {
     this.#rebuild(generation);
   }
 
+  /**
+   * A rebuild after the usual hold-off although nothing changed: the table's own view of time
+   * is out of date (a certificate expired or became valid). Ignored before the first build and
+   * in a worker, which builds on its primary's command.
+   */
+  requestRebuild(): void {
+    if (this.#closed || !this.#synced || this.#options.buildsOnCommand === true) return;
+    this.#debouncer.request();
+  }
+
   /** Builds now if a rebuild is waiting for its hold-off (tests, shutdown). */
   flush(): void {
     this.#debouncer.flush();

@@ -32,6 +32,12 @@ export interface TlsCertificates {
   readonly hosts: ReadonlyMap<string, BoundCertificate | undefined>;
   /** the --default-ssl-certificate Secret, when set and usable */
   readonly defaultCertificate: BoundCertificate | undefined;
+  /**
+   * Epoch milliseconds of the next change in what this binding would decide by itself: the
+   * earliest expiry of a certificate it serves, or the earliest start of one not valid yet.
+   * The table should be rebuilt then, so the diagnostic (and the fallback) come on time.
+   */
+  readonly nextValidityChangeMs: number | undefined;
 }
 
 export interface BindOptions {
@@ -153,7 +159,30 @@ export function bindCertificates(
   options.contexts.retain(fingerprints);
 
   return {
-    certificates: Object.freeze({ hosts, defaultCertificate }),
+    certificates: Object.freeze({
+      hosts,
+      defaultCertificate,
+      nextValidityChangeMs: nextChange(checked, secrets, options),
+    }),
     diagnostics,
   };
+}
+
+function nextChange(
+  checked: ReadonlyMap<string, Checked>,
+  secrets: ReadonlyMap<string, SecretRecord>,
+  options: BindOptions,
+): number | undefined {
+  let next: number | undefined;
+  const consider = (ms: number): void => {
+    if (ms > options.nowMs && (next === undefined || ms < next)) next = ms;
+  };
+  for (const [secretKey, result] of checked) {
+    if (result.ok) consider(result.bound.certificate.notAfter);
+    else if (result.code === 'TlsCertificateNotYetValid') {
+      const parsed = parseTlsSecret(secrets.get(secretKey) as SecretRecord);
+      if (parsed.ok) consider(parsed.certificate.notBefore);
+    }
+  }
+  return next;
 }
