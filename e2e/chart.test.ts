@@ -435,6 +435,56 @@ ${namespaceYaml('team-b')}`,
     assert.deepEqual(find(scoped, 'ClusterRole', 'portico-cluster-scoped').rules, [
       { apiGroups: ['networking.k8s.io'], resources: ['ingressclasses'], verbs: ['list', 'watch'] },
     ]);
+    // The release namespace is not watched, but the --publish-service Service lives there.
+    assert.deepEqual(find(scoped, 'Role', 'portico-publish-service').rules, [
+      { apiGroups: [''], resources: ['services'], resourceNames: ['portico'], verbs: ['list', 'watch'] },
+    ]);
+    const publishRoles = (values: readonly string[]) =>
+      render(values).then((rendered) =>
+        rendered.filter((object) => object.metadata.name === 'portico-publish-service').map((object) => object.kind),
+      );
+    assert.deepEqual(await publishRoles([]), [], 'every namespace watched: nothing more needed');
+    assert.deepEqual(await publishRoles(['--set', 'watchNamespace={team-a,portico}']), []);
+    assert.deepEqual(await publishRoles(['--set', 'watchNamespace={team-a}', '--set', 'updateStatus=false']), []);
+  });
+
+  it("with watchNamespace, the publish-service Role lets Portico's list and watch of its Service through, and only that", async () => {
+    const namespace = 'publish-rbac';
+    const objects = (await render(['--set', 'watchNamespace={team-a}'], namespace)).filter(
+      (object) =>
+        object.metadata.name === 'portico-publish-service' ||
+        (object.kind === 'ServiceAccount' && object.metadata.name === 'portico'),
+    );
+    assert.deepEqual(objects.map((object) => object.kind).sort(), ['Role', 'RoleBinding', 'ServiceAccount']);
+    await kubectl(['apply', '-f', '-'], namespaceYaml(namespace));
+    await kubectl(['apply', '-f', '-'], objects.map((object) => JSON.stringify(object)).join('\n'));
+    await kubectl(
+      ['apply', '-f', '-'],
+      `apiVersion: v1\nkind: Service\nmetadata: { name: portico, namespace: ${namespace} }\nspec: { ports: [{ port: 80 }] }\n`,
+    );
+    try {
+      const kubeconfigPath = await controlPlane.tokenFor(namespace, 'portico');
+      const asPortico = (args: readonly string[]) =>
+        controlPlane.kubectl(['-n', namespace, ...args], { kubeconfigPath, allowFailure: true });
+      // The collection request src/kube/resource-watcher.ts makes: a list (then a watch) by name.
+      await eventually(async () => {
+        const listed = await asPortico(['get', 'services', '--field-selector', 'metadata.name=portico', '-o', 'name']);
+        assert.equal(listed.code, 0, listed.stderr);
+        assert.equal(listed.stdout.trim(), 'service/portico');
+      });
+      const watched = await asPortico([
+        ...['get', 'services', '--field-selector', 'metadata.name=portico', '--watch-only'],
+        '--request-timeout=2s',
+      ]);
+      assert.doesNotMatch(watched.stderr, /forbidden/i, 'the watch by name is allowed');
+      const everything = await asPortico(['get', 'services']);
+      assert.match(everything.stderr, /forbidden/i, 'no other Service of the namespace');
+      const secrets = await asPortico(['get', 'secrets']);
+      assert.match(secrets.stderr, /forbidden/i);
+    } finally {
+      // Labelled with the release: the uninstall step below checks that nothing so labelled is left.
+      await kubectl(['delete', '-n', namespace, 'role,rolebinding,serviceaccount,service', '--all']);
+    }
   });
 
   describe('the minikube walkthrough of README.md, on the e2e API server', () => {

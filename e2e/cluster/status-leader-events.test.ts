@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type ControlPlane, startControlPlane } from '../harness/control-plane.ts';
 import { eventually } from '../harness/eventually.ts';
-import { documents, ingressClassYaml, ingressYaml, serviceYaml } from '../support/kube-objects.ts';
+import { documents, ingressClassYaml, ingressYaml, namespaceYaml, serviceYaml } from '../support/kube-objects.ts';
 import { PorticoProcess } from '../support/portico-process.ts';
 import { ingressEvents } from '../support/ingress-events.ts';
 
@@ -18,8 +18,8 @@ describe('cluster mode: status, leader election and Events', () => {
   const running: PorticoProcess[] = [];
   const apply = (yaml: string) => controlPlane.kubectl(['apply', '-f', '-'], { input: yaml });
 
-  async function statusIps(name: string): Promise<string[]> {
-    const result = await controlPlane.kubectl(['get', 'ingress', name, '-n', 'default', '-o', 'json']);
+  async function statusIps(name: string, namespace = 'default'): Promise<string[]> {
+    const result = await controlPlane.kubectl(['get', 'ingress', name, '-n', namespace, '-o', 'json']);
     const ingress = JSON.parse(result.stdout) as { status?: { loadBalancer?: { ingress?: { ip?: string }[] } } };
     return (ingress.status?.loadBalancer?.ingress ?? []).map((entry) => entry.ip ?? '');
   }
@@ -90,6 +90,41 @@ describe('cluster mode: status, leader election and Events', () => {
     await apply(ingressYaml('default', 'third', 'third.example', [{ path: '/', service: 'web' }]));
     await eventually(async () => assert.deepEqual(await statusIps('third'), [ADDRESS]));
     await eventually(async () => assert.ok(statusWrites(follower) >= 1, 'the new leader wrote the status'));
+  });
+
+  it('--publish-service in a namespace not watched: its address still reaches Ingress status', async () => {
+    // A class of its own and its own Lease, so the replicas above neither serve nor fight it.
+    await apply(
+      documents(
+        ingressClassYaml('scoped', 'portico.dev/scoped'),
+        namespaceYaml('team-s'),
+        namespaceYaml('edge'),
+        serviceYaml('team-s', 'app'),
+        serviceYaml('edge', 'portico').replace('spec: {', 'spec: { type: LoadBalancer,'),
+        ingressYaml('team-s', 'site', 'scoped.example', [{ path: '/', service: 'app' }], 'scoped'),
+      ),
+    );
+    await controlPlane.kubectl([
+      ...['patch', 'service', 'portico', '-n', 'edge', '--subresource=status', '--type=merge'],
+      ...['-p', JSON.stringify({ status: { loadBalancer: { ingress: [{ ip: '203.0.113.30' }] } } })],
+    ]);
+    const scoped = await PorticoProcess.start(controlPlane, {
+      name: 'portico-scoped',
+      args: [
+        ...['--watch-namespace', 'team-s', '--publish-service', 'edge/portico'],
+        ...['--controller-class', 'portico.dev/scoped', '--ingress-class', 'scoped', '--election-id', 'portico-scoped'],
+      ],
+    });
+    running.push(scoped);
+    await eventually(async () => assert.deepEqual(await statusIps('site', 'team-s'), ['203.0.113.30']), {
+      description: "the published Service's load-balancer address in the Ingress status",
+    });
+    // The address follows the Service.
+    await controlPlane.kubectl([
+      ...['patch', 'service', 'portico', '-n', 'edge', '--subresource=status', '--type=merge'],
+      ...['-p', JSON.stringify({ status: { loadBalancer: { ingress: [{ ip: '203.0.113.31' }] } } })],
+    ]);
+    await eventually(async () => assert.deepEqual(await statusIps('site', 'team-s'), ['203.0.113.31']));
   });
 
   it('records each compile diagnostic once as a Warning Event on the offending Ingress', async () => {

@@ -25,7 +25,15 @@ export function createClusterMode(
   controllerClass: string,
 ): ClusterMode {
   const client = createKubeClient(loadKubeConfig(settings.kubeconfig));
-  const source = new ClusterSource({ client, sink: state, logger, namespaces: settings.watchNamespaces });
+  const source = new ClusterSource({
+    client,
+    sink: state,
+    logger,
+    namespaces: settings.watchNamespaces,
+    // Read only when status is written and no --publish-status-address takes precedence.
+    publishService:
+      settings.updateStatus && settings.publishStatusAddresses.length === 0 ? settings.publishService : undefined,
+  });
   let statusWriter: StatusWriter | undefined;
   let lastSwap: Parameters<Parameters<ControlLoop['onSwap']>[0]>[0] | undefined;
   const lease = new LeaderLease({

@@ -15,6 +15,8 @@ export interface ClusterSourceOptions {
   readonly logger: WatcherLogger;
   /** empty: every namespace */
   readonly namespaces: readonly string[];
+  /** `ns/name` of the Service whose address goes into Ingress status (--publish-service), if consulted */
+  readonly publishService?: string | undefined;
   readonly silenceDeadlineMs?: number;
 }
 
@@ -45,8 +47,23 @@ function collectionPath(type: ResourceType, namespace: string | undefined): stri
   return namespace === undefined ? `${base}/${type.plural}` : `${base}/namespaces/${namespace}/${type.plural}`;
 }
 
-export function watchedResources(namespaces: readonly string[]): WatchedResource[] {
+/**
+ * Every collection to list and watch. With --watch-namespace, the --publish-service Service may
+ * live in a namespace not watched (typically the controller's own): that one Service is watched
+ * on its own, by name, so its address reaches Ingress status (ingress-nginx reads it with a
+ * separate GET). A Service outside the watched namespaces routes nothing: Ingresses name
+ * Services of their own namespace only.
+ */
+export function watchedResources(namespaces: readonly string[], publishService?: string): WatchedResource[] {
   const resources: WatchedResource[] = [];
+  const [publishNamespace, publishName] = publishService?.split('/') ?? [];
+  if (namespaces.length > 0 && publishNamespace && publishName && !namespaces.includes(publishNamespace)) {
+    resources.push({
+      kind: 'Service',
+      path: `/api/v1/namespaces/${publishNamespace}/services`,
+      fieldSelector: `metadata.name=${publishName}`,
+    });
+  }
   for (const type of RESOURCE_TYPES) {
     const scopes = !type.namespaced || namespaces.length === 0 ? [undefined] : namespaces;
     for (const namespace of scopes) {
@@ -66,7 +83,7 @@ export class ClusterSource {
 
   constructor(options: ClusterSourceOptions) {
     this.#options = options;
-    this.watchers = watchedResources(options.namespaces).map(
+    this.watchers = watchedResources(options.namespaces, options.publishService).map(
       (resource) =>
         new ResourceWatcher({
           client: options.client,
