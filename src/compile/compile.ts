@@ -1,430 +1,329 @@
-// compile(snapshot, options) → { table, diagnostics }: pure, never throws, never does I/O.
-// A bad rule, path, annotation or backend yields one diagnostic for that thing; the rest
+// compile(snapshot, options, previous?) → { table, diagnostics }: pure, never throws, never does
+// I/O. A bad rule, path, annotation or backend yields one diagnostic for that thing; the rest
 // of the table still builds (ROUTING.md sections 1-5 and 7).
+//
+// Two stages: each served Ingress is planned alone (plan-ingress.ts), then each host merges
+// the plans that name it, oldest first (merge-host.ts). Given the previous result, compile
+// keeps every plan whose Ingress record, and the Services and Secrets it read, are the same
+// objects as then (records are immutable and replaced on change), and every host whose plans
+// are all kept: a change to one Ingress re-plans that Ingress and re-merges its hosts instead
+// of the whole table. The result equals a compile without `previous`
+// (test/compile/incremental-compile.property.test.ts).
 
 import type { Diagnostic } from '../model/diagnostic.ts';
-import type { IngressPathRecord, IngressRecord } from '../model/records.ts';
-import { buildPathLookup } from '../routing/path-lookup.ts';
-import { highestGroupReference } from '../routing/rewrite-path.ts';
-import type {
-  HostDefaultBackend,
-  HostRoutes,
-  HostTls,
-  Route,
-  RouteAttributes,
-  RouteTable,
-  SelectionAttributes,
-} from '../routing/route-table.ts';
+import type { ObjectKey } from '../model/records.ts';
+import type { HostDefaultBackend, HostRoutes, HostTls, RouteTable } from '../routing/route-table.ts';
 import type { ClusterSnapshot } from '../store/cluster-snapshot.ts';
-import { type CanarySettings, parseCanaryAnnotations } from './annotations/parse-canary-annotations.ts';
-import { type IngressAnnotations, parseRouteAnnotations } from './annotations/parse-route-annotations.ts';
-import { invalidAnnotation } from './annotations/read-annotation.ts';
-import { parseSelectionAnnotations } from './annotations/parse-selection-annotations.ts';
 import { type CompileOptions, DEFAULT_COMPILE_OPTIONS } from './compile-options.ts';
-import { compilePathPattern } from './compile-path-pattern.ts';
 import { compareIngressAge } from './ingress-order.ts';
-import { resolveAuth } from './resolve-auth.ts';
-import { checkBackendShape, resolveBackend } from './resolve-backend.ts';
-import { type UpstreamChoice, upstreamChoiceFor } from './resolve-upstream.ts';
+import { type MergedHost, mergeHost, type RouteCut } from './merge-host.ts';
+import { type IngressPlan, planIngress } from './plan-ingress.ts';
 import { decideIngressClass } from './select-ingresses.ts';
-import { validateRuleHost } from './validate-host.ts';
-import { isPathType, validateLiteralPath } from './validate-path.ts';
+import { readsStillHold } from './snapshot-reads.ts';
 
 export interface CompileResult {
   readonly table: RouteTable;
   readonly diagnostics: readonly Diagnostic[];
+  /** what a later compile may reuse: pass this result as its `previous` */
+  readonly reusable?: CompileReusable | undefined;
 }
 
-interface HostBuilder {
-  readonly host: string;
-  /** keyed by path + pathType; first writer wins because Ingresses arrive oldest first */
-  readonly routes: Map<string, Route>;
-  defaultBackend: HostDefaultBackend | undefined;
+/** The intermediate results of a compile; never changed after, read only by the next compile. */
+export interface CompileReusable {
+  readonly services: ClusterSnapshot['services'];
+  readonly secrets: ClusterSnapshot['secrets'];
+  /** keys of the served Ingresses, oldest first */
+  readonly servedKeys: readonly ObjectKey[];
+  /** their plans, in the same order */
+  readonly orderedPlans: readonly IngressPlan[];
+  readonly plans: ReadonlyMap<ObjectKey, IngressPlan>;
+  readonly hosts: ReadonlyMap<string, MergedHost>;
+  /** hosts whose merge reported something */
+  readonly hostsWithDiagnostics: ReadonlySet<string>;
+  readonly exactHosts: ReadonlyMap<string, HostRoutes>;
+  readonly wildcardHosts: ReadonlyMap<string, HostRoutes>;
+  readonly tlsHosts: ReadonlyMap<string, HostTls>;
+  readonly hostless: HostRoutes | undefined;
+  readonly routeCount: number;
+  /** the route cap cut routes: hosts were merged with the cut, and are not reused */
+  readonly capped: boolean;
 }
 
-// An Ingress's annotations are read once per record: records are deep-frozen and replaced on
-// every change, so a record seen by an earlier build gives the same result (and diagnostics)
-// again. At 10,000 Ingresses annotation parsing was about a fifth of each rebuild. Keyed
-// weakly, so a record the store dropped takes its entry with it.
-const routeAnnotationsByRecord = new WeakMap<IngressRecord, IngressAnnotations>();
-const canaryAnnotationsByRecord = new WeakMap<
-  IngressRecord,
-  { readonly settings: CanarySettings | undefined; readonly diagnostics: readonly Diagnostic[] }
->();
+const NOTHING_TO_REUSE: CompileReusable = Object.freeze({
+  services: new Map(),
+  secrets: new Map(),
+  servedKeys: [],
+  orderedPlans: [],
+  plans: new Map(),
+  hosts: new Map(),
+  hostsWithDiagnostics: new Set<string>(),
+  exactHosts: new Map(),
+  wildcardHosts: new Map(),
+  tlsHosts: new Map(),
+  hostless: undefined,
+  routeCount: 0,
+  capped: false,
+});
 
-function routeAnnotationsOf(ingress: IngressRecord): IngressAnnotations {
-  let annotations = routeAnnotationsByRecord.get(ingress);
-  if (annotations === undefined) {
-    annotations = parseRouteAnnotations(ingress);
-    routeAnnotationsByRecord.set(ingress, annotations);
-  }
-  return annotations;
-}
+const byAge = (a: IngressPlan, b: IngressPlan): number => compareIngressAge(a.ingress, b.ingress);
 
-function canaryAnnotationsOf(ingress: IngressRecord) {
-  let canary = canaryAnnotationsByRecord.get(ingress);
-  if (canary === undefined) {
-    const diagnostics: Diagnostic[] = [];
-    canary = { settings: parseCanaryAnnotations(ingress, diagnostics), diagnostics };
-    canaryAnnotationsByRecord.set(ingress, canary);
-  }
-  return canary;
-}
-
-interface IngressContext {
-  readonly ingress: IngressRecord;
-  readonly rank: number;
-  readonly attributes: RouteAttributes;
-  readonly regexPaths: boolean;
-  readonly upstream: UpstreamChoice;
-  readonly object: string;
-}
-
-export function compile(snapshot: ClusterSnapshot, options: CompileOptions = DEFAULT_COMPILE_OPTIONS): CompileResult {
+export function compile(
+  snapshot: ClusterSnapshot,
+  options: CompileOptions = DEFAULT_COMPILE_OPTIONS,
+  previous?: CompileResult,
+): CompileResult {
+  const before = previous?.reusable ?? NOTHING_TO_REUSE;
   const diagnostics: Diagnostic[] = [];
-  const hosts = new Map<string, HostBuilder>();
-  const tlsHosts = new Map<string, HostTls>();
-  let catchAll: HostDefaultBackend | undefined;
-  /** per served Ingress, how its backends are spoken to (canaries borrow their main route's) */
-  const upstreamChoices = new Map<string, UpstreamChoice>();
-  let routeCount = 0;
 
-  const served: IngressRecord[] = [];
+  // The store copies only the collections a change touches: the same Map means no Service
+  // (or Secret) changed, and what every kept plan read still holds.
+  const readsUnchanged = before.services === snapshot.services && before.secrets === snapshot.secrets;
+  /** plans made in this compile */
+  const fresh: IngressPlan[] = [];
+  /** hosts that a new, changed or dropped plan names: their merge is redone */
+  const changedHosts = new Set<string>();
+  let carried = 0;
+  let orderKept = true;
   for (const ingress of snapshot.ingresses.values()) {
     const decision = decideIngressClass(ingress, snapshot.ingressClasses, options);
-    if (decision === 'served') served.push(ingress);
-    else if (decision === 'unknown-class') {
-      diagnostics.push({
-        object: `Ingress ${ingress.key}`,
-        code: 'UnknownIngressClass',
-        reason: `IngressClass ${JSON.stringify(ingress.ingressClassName)} does not exist; the Ingress is not served`,
-      });
-    }
-  }
-  served.sort(compareIngressAge);
-
-  function hostBuilder(host: string): HostBuilder {
-    let builder = hosts.get(host);
-    if (!builder) {
-      builder = { host, routes: new Map(), defaultBackend: undefined };
-      hosts.set(host, builder);
-    }
-    return builder;
-  }
-
-  function addPath(context: IngressContext, builder: HostBuilder, record: IngressPathRecord): void {
-    const { ingress, object } = context;
-    if (!isPathType(record.pathType)) {
-      diagnostics.push({
-        object,
-        code: 'InvalidPathType',
-        reason:
-          record.pathType === undefined
-            ? `path ${JSON.stringify(record.path ?? '')} has no pathType; the path is skipped`
-            : `path ${JSON.stringify(record.path ?? '')} has unknown pathType ${JSON.stringify(record.pathType)}; the path is skipped`,
-      });
-      return;
-    }
-    const pathType = record.pathType;
-    const path =
-      record.path === undefined || record.path === ''
-        ? pathType === 'ImplementationSpecific'
-          ? '/'
-          : ''
-        : record.path;
-    const skip = (code: string, why: string): void => {
-      diagnostics.push({ object, code, reason: `${why}; the path is skipped` });
-    };
-    const shapeError = checkBackendShape(record.backend);
-    if (shapeError || !record.backend) {
-      skip('InvalidBackend', `path ${JSON.stringify(path)} ${shapeError}`);
-      return;
-    }
-    if (routeCount >= options.maxRoutes) {
-      skip('TooManyRoutes', `path ${JSON.stringify(path)} exceeds the cap of ${options.maxRoutes} routes`);
-      return;
-    }
-    let pattern: Route['pattern'];
-    if (context.regexPaths) {
-      const checked = compilePathPattern(path);
-      if (!checked.ok) {
-        skip(checked.code, checked.reason);
-        return;
+    if (decision !== 'served') {
+      if (decision === 'unknown-class') {
+        diagnostics.push({
+          object: `Ingress ${ingress.key}`,
+          code: 'UnknownIngressClass',
+          reason: `IngressClass ${JSON.stringify(ingress.ingressClassName)} does not exist; the Ingress is not served`,
+        });
       }
-      const target = context.attributes.rewriteTarget;
-      if (target !== undefined && highestGroupReference(target) > checked.groupCount) {
-        skip(
-          'InvalidRewriteTarget',
-          `rewrite-target ${JSON.stringify(target)} refers to $${highestGroupReference(target)} but path ${JSON.stringify(path)} has ${checked.groupCount} capture group(s)`,
-        );
-        return;
-      }
-      pattern = checked.pattern;
-    } else {
-      const checked = validateLiteralPath(path);
-      if (!checked.ok) {
-        skip('InvalidPath', checked.reason);
-        return;
-      }
-    }
-    const dedupeKey = `${path}\u0000${pathType}`;
-    const winner = builder.routes.get(dedupeKey);
-    if (winner) {
-      const where = builder.host === '' ? 'host-less rules' : `host ${builder.host}`;
-      diagnostics.push({
-        object,
-        code: 'DuplicatePath',
-        reason:
-          winner.ingress === ingress.key
-            ? `path ${JSON.stringify(path)} (${pathType}) for ${where} is declared twice in this Ingress; the first is used`
-            : `path ${JSON.stringify(path)} (${pathType}) for ${where} is already defined by older Ingress ${winner.ingress}, which wins`,
-      });
-      return;
-    }
-    const resolution = resolveBackend(ingress, record.backend, snapshot.services, context.upstream);
-    if (resolution.diagnostic) diagnostics.push(resolution.diagnostic);
-    routeCount++;
-    builder.routes.set(
-      dedupeKey,
-      Object.freeze({
-        ingress: ingress.key,
-        host: builder.host,
-        path,
-        pathType,
-        match: pattern ? 'regex' : pathType === 'Exact' ? 'exact' : 'prefix',
-        pattern,
-        ingressRank: context.rank,
-        backend: resolution.backend,
-        attributes: context.attributes,
-      }),
-    );
-  }
-
-  /**
-   * `default-backend`: a Service of the Ingress's namespace, its first port (ingress-nginx's
-   * rule), resolved like any backend. A Service that does not exist or has no port is reported
-   * and the annotation ignored.
-   */
-  function withDefaultBackend(
-    ingress: IngressRecord,
-    attributes: RouteAttributes,
-    serviceName: string | undefined,
-  ): RouteAttributes {
-    if (serviceName === undefined) return attributes;
-    const port = snapshot.services.get(`${ingress.namespace}/${serviceName}`)?.ports[0]?.port;
-    if (port === undefined) {
-      diagnostics.push(
-        invalidAnnotation(
-          ingress,
-          'default-backend',
-          `names service ${ingress.namespace}/${serviceName}, which does not exist or has no port`,
-        ),
-      );
-      return attributes;
-    }
-    const resolution = resolveBackend(
-      ingress,
-      { service: { name: serviceName, port: { number: port, name: undefined } }, resource: undefined },
-      snapshot.services,
-    );
-    if (resolution.diagnostic) diagnostics.push(resolution.diagnostic);
-    return Object.freeze({ ...attributes, defaultBackend: resolution.backend });
-  }
-
-  // Canary Ingresses add no routes: they attach to main routes once those all exist, so a
-  // canary older than its main Ingress still finds it.
-  const canaries: { ingress: IngressRecord; settings: CanarySettings; selection: SelectionAttributes }[] = [];
-  for (const [rank, ingress] of served.entries()) {
-    const object = `Ingress ${ingress.key}`;
-    const { settings: canarySettings, diagnostics: canaryDiagnostics } = canaryAnnotationsOf(ingress);
-    diagnostics.push(...canaryDiagnostics);
-    if (canarySettings) {
-      // ingress-nginx: a canary keeps its own affinity, upstream-hash-by and load-balance.
-      const selection = parseSelectionAnnotations(ingress, false, diagnostics);
-      canaries.push({ ingress, settings: canarySettings, selection });
       continue;
     }
-    const annotations = routeAnnotationsOf(ingress);
-    diagnostics.push(...annotations.diagnostics);
-    const upstream = upstreamChoiceFor(ingress, annotations.attributes, snapshot.secrets);
-    diagnostics.push(...upstream.diagnostics);
-    upstreamChoices.set(ingress.key, upstream.choice);
-    const withDefault = withDefaultBackend(ingress, annotations.attributes, annotations.defaultBackendService);
-    const auth = resolveAuth(ingress, snapshot.secrets, diagnostics);
-    const attributes = auth === undefined ? withDefault : Object.freeze({ ...withDefault, auth });
-    const context: IngressContext = {
-      ingress,
-      rank,
-      attributes,
-      regexPaths: annotations.regexPaths,
-      upstream: upstream.choice,
-      object,
-    };
-    const definedHosts: string[] = [];
-    for (const rule of ingress.rules) {
-      const checked = validateRuleHost(rule.host);
-      if (!checked.ok) {
-        diagnostics.push({ object, code: 'InvalidHost', reason: `${checked.reason}; the rule is skipped` });
-        continue;
-      }
-      const builder = hostBuilder(checked.host);
-      if (checked.host !== '') definedHosts.push(checked.host);
-      for (const path of rule.paths ?? []) addPath(context, builder, path);
+    const old = before.plans.get(ingress.key);
+    if (old !== undefined) carried++;
+    if (old?.ingress === ingress && (readsUnchanged || readsStillHold(old.reads, snapshot))) continue;
+    const plan = planIngress(ingress, snapshot);
+    fresh.push(plan);
+    for (const host of plan.hosts) changedHosts.add(host);
+    if (old === undefined) orderKept = false;
+    else {
+      for (const host of old.hosts) changedHosts.add(host);
+      if (compareIngressAge(old.ingress, ingress) !== 0) orderKept = false;
     }
-
-    if (ingress.defaultBackend) {
-      const shapeError = checkBackendShape(ingress.defaultBackend);
-      if (shapeError) {
-        diagnostics.push({ object, code: 'InvalidBackend', reason: `defaultBackend ${shapeError}; it is ignored` });
-      } else {
-        const resolution = resolveBackend(ingress, ingress.defaultBackend, snapshot.services, context.upstream);
-        if (resolution.diagnostic) diagnostics.push(resolution.diagnostic);
-        const fallback: HostDefaultBackend = { ingress: ingress.key, backend: resolution.backend };
-        if (ingress.rules.length === 0) {
-          if (!catchAll) catchAll = fallback;
-          else {
-            diagnostics.push({
-              object,
-              code: 'DefaultBackendConflict',
-              reason: `the cluster-wide default backend is already set by older Ingress ${catchAll.ingress}, which wins`,
-            });
-          }
-        } else {
-          for (const host of definedHosts) {
-            const builder = hostBuilder(host);
-            if (!builder.defaultBackend) builder.defaultBackend = fallback;
-            else if (builder.defaultBackend.ingress !== ingress.key) {
-              diagnostics.push({
-                object,
-                code: 'DefaultBackendConflict',
-                reason: `the default backend of host ${host} is already set by older Ingress ${builder.defaultBackend.ingress}, which wins`,
-              });
-            }
-          }
-        }
+  }
+  const dropped: IngressPlan[] = [];
+  if (carried < before.plans.size) {
+    // Ingresses served before and not now (deleted, or their class changed): their hosts lose them.
+    for (const [key, old] of before.plans) {
+      const ingress = snapshot.ingresses.get(key);
+      if (ingress === undefined || decideIngressClass(ingress, snapshot.ingressClasses, options) !== 'served') {
+        dropped.push(old);
+        for (const host of old.hosts) changedHosts.add(host);
       }
-    } else if (ingress.rules.length === 0) {
+    }
+  }
+
+  let plans: ReadonlyMap<ObjectKey, IngressPlan> = before.plans;
+  if (fresh.length > 0 || dropped.length > 0) {
+    const next = new Map(before.plans);
+    for (const plan of dropped) next.delete(plan.ingress.key);
+    for (const plan of fresh) next.set(plan.ingress.key, plan);
+    plans = next;
+  }
+  fresh.sort(byAge);
+  let servedKeys = before.servedKeys;
+  let orderedPlans = before.orderedPlans;
+  if (orderKept && dropped.length === 0) {
+    if (fresh.length > 0) orderedPlans = servedKeys.map((key) => plans.get(key) as IngressPlan);
+  } else {
+    orderedPlans = mergeByAge(
+      before.orderedPlans.filter((plan) => plans.has(plan.ingress.key) && !changedAge(plan, plans)),
+      fresh.filter(
+        (plan) =>
+          !before.plans.has(plan.ingress.key) || changedAge(before.plans.get(plan.ingress.key) as IngressPlan, plans),
+      ),
+    ).map((plan) => plans.get(plan.ingress.key) as IngressPlan);
+    servedKeys = Object.freeze(orderedPlans.map((plan) => plan.ingress.key));
+  }
+
+  let catchAll: HostDefaultBackend | undefined;
+  for (const plan of orderedPlans) {
+    if (plan.diagnostics.length > 0) diagnostics.push(...plan.diagnostics);
+    const main = plan.main;
+    if (!main?.clusterWideDefault) continue;
+    if (!catchAll) catchAll = main.defaultBackend;
+    else {
       diagnostics.push({
-        object,
-        code: 'EmptyIngress',
-        reason: 'the Ingress has neither rules nor a defaultBackend; nothing is served',
+        object: `Ingress ${plan.ingress.key}`,
+        code: 'DefaultBackendConflict',
+        reason: `the cluster-wide default backend is already set by older Ingress ${catchAll.ingress}, which wins`,
       });
     }
-
-    for (const tls of ingress.tls) {
-      for (const rawHost of tls.hosts) {
-        const checked = validateRuleHost(rawHost);
-        if (!checked.ok || checked.host === '') {
-          diagnostics.push({
-            object,
-            code: 'InvalidHost',
-            reason: `tls host ${JSON.stringify(rawHost)} is invalid; it is ignored`,
-          });
-          continue;
-        }
-        const existing = tlsHosts.get(checked.host);
-        if (!existing) {
-          tlsHosts.set(checked.host, {
-            ingress: ingress.key,
-            secretKey: tls.secretName ? `${ingress.namespace}/${tls.secretName}` : undefined,
-            attributes: context.attributes,
-          });
-        } else if (existing.ingress !== ingress.key) {
-          diagnostics.push({
-            object,
-            code: 'TlsConflict',
-            reason: `TLS for host ${checked.host} is already set by older Ingress ${existing.ingress}, which wins`,
-          });
-        }
-      }
-    }
   }
 
-  for (const { ingress, settings, selection } of canaries) attachCanary(ingress, settings, selection);
-
-  function attachCanary(ingress: IngressRecord, settings: CanarySettings, selection: SelectionAttributes): void {
-    const object = `Ingress ${ingress.key}`;
-    for (const rule of ingress.rules) {
-      const checked = validateRuleHost(rule.host);
-      if (!checked.ok) {
-        diagnostics.push({ object, code: 'InvalidHost', reason: `${checked.reason}; the rule is skipped` });
-        continue;
-      }
-      const builder = hosts.get(checked.host);
-      for (const record of rule.paths ?? []) {
-        const path = record.path === undefined || record.path === '' ? '/' : record.path;
-        const shapeError = checkBackendShape(record.backend);
-        if (shapeError || !record.backend) {
-          diagnostics.push({
-            object,
-            code: 'InvalidBackend',
-            reason: `canary path ${JSON.stringify(path)} ${shapeError}; it is dropped`,
-          });
-          continue;
-        }
-        const key = `${path}\u0000${record.pathType ?? ''}`;
-        const main = builder?.routes.get(key);
-        const where = checked.host === '' ? 'host-less rules' : `host ${checked.host}`;
-        if (!builder || !main) {
-          diagnostics.push({
-            object,
-            code: 'CanaryWithoutMain',
-            reason: `canary path ${JSON.stringify(path)} (${record.pathType ?? 'no pathType'}) for ${where} has no main Ingress path with the same host, path and pathType; it is dropped`,
-          });
-          continue;
-        }
-        if (main.canary) {
-          diagnostics.push({
-            object,
-            code: 'CanaryConflict',
-            reason: `path ${JSON.stringify(path)} for ${where} already has canary ${main.canary.ingress}, which wins (one canary per path)`,
-          });
-          continue;
-        }
-        // A canary's backend is spoken to as its main route's (ingress-nginx: canary Ingresses
-        // take only canary-* annotations of their own).
-        const resolution = resolveBackend(
-          ingress,
-          record.backend,
-          snapshot.services,
-          upstreamChoices.get(main.ingress),
-        );
-        if (resolution.diagnostic) diagnostics.push(resolution.diagnostic);
-        builder.routes.set(
-          key,
-          Object.freeze({
-            ...main,
-            canary: Object.freeze({ ingress: ingress.key, backend: resolution.backend, ...settings, selection }),
-          }),
-        );
-      }
+  if (!readsUnchanged) {
+    // Canary backends read Services when their host merged.
+    for (const [host, merged] of before.hosts) {
+      if (!readsStillHold(merged.reads, snapshot)) changedHosts.add(host);
     }
   }
-
-  const exactHosts = new Map<string, HostRoutes>();
-  const wildcardHosts = new Map<string, HostRoutes>();
-  let hostless: HostRoutes | undefined;
-  for (const builder of hosts.values()) {
-    const routes = [...builder.routes.values()];
-    const entry: HostRoutes = Object.freeze({
-      host: builder.host,
-      lookup: buildPathLookup(routes),
-      routes: Object.freeze(routes),
-      defaultBackend: builder.defaultBackend,
-      tls: builder.host === '' ? undefined : tlsHosts.get(builder.host),
+  // The route cap looks across hosts: when it bites, or did, every host is merged again.
+  const everyHost = (): Set<string> => new Set(orderedPlans.flatMap((plan) => plan.hosts));
+  let hosts = before.capped
+    ? mergeChangedHosts(NOTHING_TO_REUSE, everyHost(), plans, orderedPlans, snapshot)
+    : mergeChangedHosts(before, changedHosts, plans, fresh, snapshot);
+  const capped = hosts.routeCount > options.maxRoutes;
+  if (capped) {
+    hosts = mergeChangedHosts(NOTHING_TO_REUSE, everyHost(), plans, orderedPlans, snapshot, {
+      isCut: routeCutAt(orderedPlans, options.maxRoutes),
+      maxRoutes: options.maxRoutes,
     });
-    if (builder.host === '') hostless = entry;
-    else if (builder.host.startsWith('*.')) wildcardHosts.set(builder.host.slice(2), entry);
-    else exactHosts.set(builder.host, entry);
   }
+  // Host problems come after the Ingresses' own, by host name: the same order however the
+  // hosts were reached.
+  for (const host of [...hosts.hostsWithDiagnostics].sort()) {
+    diagnostics.push(...(hosts.hosts.get(host) as MergedHost).diagnostics);
+  }
+
   const table: RouteTable = Object.freeze({
-    exactHosts,
-    wildcardHosts,
-    hostless,
+    exactHosts: hosts.exactHosts,
+    wildcardHosts: hosts.wildcardHosts,
+    hostless: hosts.hostless,
     catchAll,
-    tlsHosts,
-    servedIngresses: Object.freeze(served.map((ingress) => ingress.key)),
-    routeCount,
+    tlsHosts: hosts.tlsHosts,
+    servedIngresses: servedKeys,
+    routeCount: hosts.routeCount,
   });
-  return { table, diagnostics: Object.freeze(diagnostics) };
+  return {
+    table,
+    diagnostics: Object.freeze(diagnostics),
+    reusable: Object.freeze({
+      hosts: hosts.hosts,
+      hostsWithDiagnostics: hosts.hostsWithDiagnostics,
+      exactHosts: hosts.exactHosts,
+      wildcardHosts: hosts.wildcardHosts,
+      tlsHosts: hosts.tlsHosts,
+      hostless: hosts.hostless,
+      routeCount: hosts.routeCount,
+      services: snapshot.services,
+      secrets: snapshot.secrets,
+      servedKeys,
+      orderedPlans,
+      plans,
+      capped,
+    }),
+  };
+}
+
+/** a plan replaced by one whose Ingress has another creation time: it moves in the order */
+function changedAge(old: IngressPlan, plans: ReadonlyMap<ObjectKey, IngressPlan>): boolean {
+  const now = plans.get(old.ingress.key);
+  return now !== undefined && now !== old && compareIngressAge(old.ingress, now.ingress) !== 0;
+}
+
+/** two lists sorted oldest first → one */
+function mergeByAge(a: readonly IngressPlan[], b: readonly IngressPlan[]): IngressPlan[] {
+  if (b.length === 0) return [...a];
+  if (a.length === 0) return [...b];
+  const merged: IngressPlan[] = [];
+  let next = 0;
+  for (const plan of a) {
+    while (next < b.length && byAge(b[next] as IngressPlan, plan) < 0) merged.push(b[next++] as IngressPlan);
+    merged.push(plan);
+  }
+  while (next < b.length) merged.push(b[next++] as IngressPlan);
+  return merged;
+}
+
+type HostsResult = Pick<
+  CompileReusable,
+  'hosts' | 'hostsWithDiagnostics' | 'exactHosts' | 'wildcardHosts' | 'tlsHosts' | 'hostless' | 'routeCount'
+>;
+
+/**
+ * The previous hosts with the changed ones merged again, each from its plans that are still
+ * current plus the `fresh` plans (oldest first) that name it. The maps are copied, not
+ * changed: the previous table still serves requests.
+ */
+function mergeChangedHosts(
+  before: HostsResult,
+  changedHosts: ReadonlySet<string>,
+  plans: ReadonlyMap<ObjectKey, IngressPlan>,
+  fresh: readonly IngressPlan[],
+  snapshot: ClusterSnapshot,
+  cut?: Parameters<typeof mergeHost>[3],
+): HostsResult {
+  if (changedHosts.size === 0) return before;
+  const freshByHost = new Map<string, IngressPlan[]>();
+  for (const plan of fresh) {
+    for (const host of plan.hosts) {
+      const list = freshByHost.get(host);
+      if (list) list.push(plan);
+      else freshByHost.set(host, [plan]);
+    }
+  }
+  const hosts = new Map(before.hosts);
+  const hostsWithDiagnostics = new Set(before.hostsWithDiagnostics);
+  const exactHosts = new Map(before.exactHosts);
+  const wildcardHosts = new Map(before.wildcardHosts);
+  const tlsHosts = new Map(before.tlsHosts);
+  let hostless = before.hostless;
+  let routeCount = before.routeCount;
+  for (const host of changedHosts) {
+    const old = before.hosts.get(host);
+    const kept = old === undefined ? [] : old.plans.filter((plan) => plans.get(plan.ingress.key) === plan);
+    const hostPlans = mergeByAge(kept, freshByHost.get(host) ?? []);
+    if (old) routeCount -= old.routeCount;
+    const merged = hostPlans.length === 0 ? undefined : mergeHost(host, hostPlans, snapshot, cut);
+    if (merged) {
+      hosts.set(host, merged);
+      routeCount += merged.routeCount;
+    } else hosts.delete(host);
+    if (merged && merged.diagnostics.length > 0) hostsWithDiagnostics.add(host);
+    else hostsWithDiagnostics.delete(host);
+    if (merged?.tls) tlsHosts.set(host, merged.tls);
+    else tlsHosts.delete(host);
+    const entry = merged?.entry;
+    if (host === '') hostless = entry;
+    else {
+      const [map, key] = host.startsWith('*.') ? [wildcardHosts, host.slice(2)] : [exactHosts, host];
+      if (entry) map.set(key, entry);
+      else map.delete(key);
+    }
+  }
+  return { hosts, hostsWithDiagnostics, exactHosts, wildcardHosts, tlsHosts, hostless, routeCount };
+}
+
+/**
+ * The route cap (options.maxRoutes): the oldest Ingresses keep their paths, in the order they
+ * declare them; every path from the first one that would exceed the cap on is cut.
+ */
+function routeCutAt(orderedPlans: readonly IngressPlan[], maxRoutes: number): RouteCut {
+  const keysByHost = new Map<string, Set<string>>();
+  let count = 0;
+  let cutPlan = orderedPlans.length;
+  let cutRule = 0;
+  let cutCandidate = 0;
+  search: for (const [planIndex, plan] of orderedPlans.entries()) {
+    for (const [ruleIndex, rule] of (plan.main?.rules ?? []).entries()) {
+      let keys = keysByHost.get(rule.host);
+      if (!keys) {
+        keys = new Set();
+        keysByHost.set(rule.host, keys);
+      }
+      for (const [candidateIndex, candidate] of rule.candidates.entries()) {
+        if (count >= maxRoutes) {
+          [cutPlan, cutRule, cutCandidate] = [planIndex, ruleIndex, candidateIndex];
+          break search;
+        }
+        if (!keys.has(candidate.key)) {
+          keys.add(candidate.key);
+          count++;
+        }
+      }
+    }
+  }
+  const indexOf = new Map(orderedPlans.map((plan, index) => [plan, index]));
+  return (plan, ruleIndex, candidateIndex) => {
+    const planIndex = indexOf.get(plan) ?? -1;
+    if (planIndex !== cutPlan) return planIndex > cutPlan;
+    return ruleIndex > cutRule || (ruleIndex === cutRule && candidateIndex >= cutCandidate);
+  };
 }

@@ -10,6 +10,7 @@ import type { IngressRecord, SecretRecord } from '../model/records.ts';
 import type { RouteAuth } from '../routing/route-table.ts';
 import { AUTH_ANNOTATIONS, NGINX_PREFIX, parseSecretReference } from './annotations/annotation-registry.ts';
 import { readAnnotation } from './annotations/read-annotation.ts';
+import type { RecordLookup } from './snapshot-reads.ts';
 
 export const DEFAULT_AUTH_REALM = 'Authentication Required';
 /** The data key of an `auth-file` Secret (`kubectl create secret generic x --from-file=auth`). */
@@ -48,7 +49,7 @@ export function authSecretKeyOf(ingress: IngressRecord): string | undefined {
 
 export function resolveAuth(
   ingress: IngressRecord,
-  secrets: ReadonlyMap<string, SecretRecord>,
+  secrets: RecordLookup<SecretRecord>,
   diagnostics: Diagnostic[],
 ): RouteAuth | undefined {
   const object = `Ingress ${ingress.key}`;

@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import type { Diagnostic } from '../model/diagnostic.ts';
 import type { IngressBackendRecord, IngressRecord, ServiceRecord } from '../model/records.ts';
 import type { BackendRef, ResolvedBackend } from '../routing/route-table.ts';
+import type { RecordLookup } from './snapshot-reads.ts';
 import { chooseUpstreams, DEFAULT_UPSTREAM_CHOICE, type UpstreamChoice } from './resolve-upstream.ts';
 
 export interface BackendResolution {
@@ -32,7 +33,7 @@ export function checkBackendShape(backend: IngressBackendRecord | undefined): st
 export function resolveBackend(
   ingress: IngressRecord,
   backend: IngressBackendRecord,
-  services: ReadonlyMap<string, ServiceRecord>,
+  services: RecordLookup<ServiceRecord>,
   upstream: UpstreamChoice = DEFAULT_UPSTREAM_CHOICE,
 ): BackendResolution {
   const object = `Ingress ${ingress.key}`;

@@ -13,6 +13,7 @@ import type { Diagnostic } from '../model/diagnostic.ts';
 import type { IngressRecord, SecretRecord } from '../model/records.ts';
 import type { BackendProtocol, RouteAttributes, UpstreamProtocol, UpstreamTls } from '../routing/route-table.ts';
 import { parseTlsSecret } from '../tls/parse-tls-secret.ts';
+import type { RecordLookup } from './snapshot-reads.ts';
 
 /** What an Ingress's annotations say about its backends, before each Service port's appProtocol. */
 export interface UpstreamChoice {
@@ -51,7 +52,7 @@ export interface UpstreamChoiceResult {
 export function upstreamChoiceFor(
   ingress: IngressRecord,
   attributes: RouteAttributes,
-  secrets: ReadonlyMap<string, SecretRecord>,
+  secrets: RecordLookup<SecretRecord>,
 ): UpstreamChoiceResult {
   const diagnostics: Diagnostic[] = [];
   let caPem: string | undefined;

@@ -247,7 +247,11 @@ export interface Route {
   readonly pathType: IngressPathType;
   readonly match: PathMatchKind;
   readonly pattern: PathPattern | undefined;
-  /** section 4 rank of the declaring Ingress: lower is older */
+  /**
+   * section 4 rank of the declaring Ingress among those with rules for this host: lower is
+   * older. Only routes of one host are ever compared, and a rank local to the host lets an
+   * unchanged host keep its routes when Ingresses elsewhere come and go.
+   */
   readonly ingressRank: number;
   readonly backend: ResolvedBackend;
   readonly attributes: RouteAttributes;

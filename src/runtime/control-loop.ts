@@ -59,6 +59,8 @@ export class ControlLoop implements LiveState, ClusterSink {
   readonly #diagnostics: DiagnosticTracker = createDiagnosticTracker();
   readonly #endpoints = new EndpointIndex();
   #snapshot: ClusterSnapshot = EMPTY_SNAPSHOT;
+  /** the last build's result, whose unchanged parts the next build reuses */
+  #lastBuild: ReturnType<typeof compileSnapshot> | undefined;
   #routing: RoutingState;
   #synced = false;
   #closed = false;
@@ -178,7 +180,7 @@ export class ControlLoop implements LiveState, ClusterSink {
     const startedAt = this.#clock.now();
     let result: ReturnType<typeof compileSnapshot>;
     try {
-      result = this.#compile(snapshot, compileOptions);
+      result = this.#compile(snapshot, compileOptions, this.#lastBuild);
     } catch (error) {
       // compile is written never to throw; if it does anyway, the last good table stays.
       metrics.tableBuilds.inc({ result: 'error' });
@@ -189,6 +191,7 @@ export class ControlLoop implements LiveState, ClusterSink {
       return;
     }
     const durationMs = this.#clock.now() - startedAt;
+    this.#lastBuild = result;
     this.#routing = Object.freeze({ table: result.table, generation });
 
     metrics.tableBuilds.inc({ result: 'success' });

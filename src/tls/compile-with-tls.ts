@@ -19,8 +19,8 @@ export interface TlsStepOptions {
 export function compileWithTls(compile: Compiler, options: TlsStepOptions): Compiler {
   const contexts = options.contexts ?? new SecureContextCache();
   const now = options.now ?? Date.now;
-  return (snapshot, compileOptions) => {
-    const result = compile(snapshot, compileOptions);
+  return (snapshot, compileOptions, previous) => {
+    const result = compile(snapshot, compileOptions, previous);
     const bound = bindCertificates(result.table.tlsHosts, snapshot.secrets, {
       nowMs: now(),
       defaultCertificateSecret: options.defaultCertificateSecret,
@@ -29,6 +29,7 @@ export function compileWithTls(compile: Compiler, options: TlsStepOptions): Comp
     return {
       table: Object.freeze({ ...result.table, certificates: bound.certificates }),
       diagnostics: Object.freeze([...result.diagnostics, ...bound.diagnostics]),
+      reusable: result.reusable,
     };
   };
 }
