@@ -4,6 +4,7 @@
 
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
+import { CORE_SCHEMA, load } from 'js-yaml';
 import { Composer, LineCounter, Parser, type YAMLError } from 'yaml';
 import type { ClusterRecord } from '../model/records.ts';
 import { NORMALIZED_KINDS, normalizeObject } from '../normalize/normalize-object.ts';
@@ -45,11 +46,24 @@ export async function listManifestFiles(paths: readonly string[]): Promise<strin
 }
 
 /**
- * One document at a time: `parseAllDocuments` keeps every document's syntax tree until the
+ * Plain manifests (what kubectl, Helm and most editors write) take the fast path below; any
+ * stream it declines, or any document it cannot read, is parsed by the yaml package, whose
+ * error messages carry positions. Both read YAML 1.2 with the core schema.
+ */
+export function parseManifestText(
+  text: string,
+  file: string,
+): { records: ClusterRecord[]; problems: ManifestProblem[] } {
+  return parsePlainStream(text, file) ?? parseWithYamlPackage(text, file);
+}
+
+/**
+ * The reference path (and the one for any stream the fast path declines), exported for the
+ * tests that hold the two to the same results. One document at a time: `parseAllDocuments` keeps every document's syntax tree until the
  * last one is read. Parsing one file of 10,000 Ingresses peaked at 363 MB RSS that way and
  * 126 MB this way (and RSS stays near its peak long after the parse: `npm run bench:scale`).
  */
-export function parseManifestText(
+export function parseWithYamlPackage(
   text: string,
   file: string,
 ): { records: ClusterRecord[]; problems: ManifestProblem[] } {
@@ -66,6 +80,72 @@ export function parseManifestText(
     collectObjects(document.toJS({ maxAliasCount: 100 }), file, records, problems);
   }
   return { records, problems };
+}
+
+/**
+ * A line that is a bare document marker: `---`, optionally followed by a comment. YAML forbids
+ * such a line inside any scalar or collection (spec 9.1.4, c-forbidden), so splitting on it
+ * never cuts a document.
+ */
+const BARE_DOCUMENT_START = /^---[ \t\r]*(?:#.*)?$/m;
+/**
+ * What the fast path leaves to the yaml package: directives (`%YAML`), document end markers
+ * (`...`) and content on a `---` line, which belong to the next document in ways a split
+ * would get wrong; and U+2028/U+2029, line ends to a JavaScript regex but not to YAML.
+ */
+const NOT_PLAIN = /^(?:%|\.\.\.(?:[ \t\r]|$)|---[ \t]+[^\s#])|[\u2028\u2029]/m;
+const LOAD_OPTIONS = { schema: CORE_SCHEMA, maxAliases: 0 } as const;
+
+/**
+ * The fast path: the stream split at bare `---` lines, each document read by js-yaml, about 4x
+ * faster than the yaml package and with far less garbage (at 10,000 Ingresses, Services and
+ * EndpointSlices, the parse was 12.5 of the 15.6 s to ready). Declines (undefined) a stream
+ * that is not plain (NOT_PLAIN), or whose documents js-yaml refuses: a syntax error, a duplicate
+ * key, an unknown tag, or any alias (`maxAliases: 0`; the yaml package bounds their expansion).
+ */
+function parsePlainStream(
+  text: string,
+  file: string,
+): { records: ClusterRecord[]; problems: ManifestProblem[] } | undefined {
+  const records: ClusterRecord[] = [];
+  const problems: ManifestProblem[] = [];
+  const documents = plainDocuments(text);
+  for (let next = documents.next(); ; next = documents.next()) {
+    if (next.done) return next.value === 'read' ? { records, problems } : undefined;
+    collectObjects(next.value, file, records, problems);
+  }
+}
+
+/**
+ * The values of a plain stream's documents, one at a time (so only one document's garbage is
+ * alive at once); returns 'declined' as soon as the stream turns out not to be for the fast path.
+ */
+export function* plainDocuments(text: string): Generator<unknown, 'read' | 'declined'> {
+  if (NOT_PLAIN.test(text)) return 'declined';
+  for (const document of text.split(BARE_DOCUMENT_START)) {
+    if (!holdsContent(document)) continue;
+    let value: unknown;
+    try {
+      value = load(document, LOAD_OPTIONS);
+    } catch {
+      return 'declined';
+    }
+    yield value;
+  }
+  return 'read';
+}
+
+/** false for a document of blank and comment lines only (js-yaml refuses an empty source) */
+function holdsContent(document: string): boolean {
+  let start = 0;
+  while (start < document.length) {
+    let end = document.indexOf('\n', start);
+    if (end === -1) end = document.length;
+    const line = document.slice(start, end).trim();
+    if (line !== '' && !line.startsWith('#')) return true;
+    start = end + 1;
+  }
+  return false;
 }
 
 /** The error's message and position, as the first line of the yaml package's pretty error. */
