@@ -132,6 +132,9 @@ export function compile(
   let orderedPlans = before.orderedPlans;
   if (orderKept && dropped.length === 0) {
     if (fresh.length > 0) orderedPlans = servedKeys.map((key) => plans.get(key) as IngressPlan);
+  } else if (before.plans.size === 0) {
+    orderedPlans = fresh;
+    servedKeys = Object.freeze(fresh.map((plan) => plan.ingress.key));
   } else {
     orderedPlans = mergeByAge(
       before.orderedPlans.filter((plan) => plans.has(plan.ingress.key) && !changedAge(plan, plans)),
@@ -218,10 +221,12 @@ function changedAge(old: IngressPlan, plans: ReadonlyMap<ObjectKey, IngressPlan>
   return now !== undefined && now !== old && compareIngressAge(old.ingress, now.ingress) !== 0;
 }
 
-/** two lists sorted oldest first → one */
-function mergeByAge(a: readonly IngressPlan[], b: readonly IngressPlan[]): IngressPlan[] {
-  if (b.length === 0) return [...a];
-  if (a.length === 0) return [...b];
+const NO_PLANS: readonly IngressPlan[] = Object.freeze([]);
+
+/** two lists sorted oldest first → one (either list itself when the other is empty) */
+function mergeByAge(a: readonly IngressPlan[], b: readonly IngressPlan[]): readonly IngressPlan[] {
+  if (b.length === 0) return a;
+  if (a.length === 0) return b;
   const merged: IngressPlan[] = [];
   let next = 0;
   for (const plan of a) {
@@ -268,8 +273,8 @@ function mergeChangedHosts(
   let routeCount = before.routeCount;
   for (const host of changedHosts) {
     const old = before.hosts.get(host);
-    const kept = old === undefined ? [] : old.plans.filter((plan) => plans.get(plan.ingress.key) === plan);
-    const hostPlans = mergeByAge(kept, freshByHost.get(host) ?? []);
+    const kept = old === undefined ? NO_PLANS : old.plans.filter((plan) => plans.get(plan.ingress.key) === plan);
+    const hostPlans = mergeByAge(kept, freshByHost.get(host) ?? NO_PLANS);
     if (old) routeCount -= old.routeCount;
     const merged = hostPlans.length === 0 ? undefined : mergeHost(host, hostPlans, snapshot, cut);
     if (merged) {
@@ -283,7 +288,9 @@ function mergeChangedHosts(
     const entry = merged?.entry;
     if (host === '') hostless = entry;
     else {
-      const [map, key] = host.startsWith('*.') ? [wildcardHosts, host.slice(2)] : [exactHosts, host];
+      const wildcard = host.startsWith('*.');
+      const map = wildcard ? wildcardHosts : exactHosts;
+      const key = wildcard ? host.slice(2) : host;
       if (entry) map.set(key, entry);
       else map.delete(key);
     }

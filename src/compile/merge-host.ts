@@ -8,7 +8,7 @@ import type { Diagnostic } from '../model/diagnostic.ts';
 import { buildPathLookup } from '../routing/path-lookup.ts';
 import type { HostDefaultBackend, HostRoutes, HostTls, Route } from '../routing/route-table.ts';
 import type { ClusterSnapshot } from '../store/cluster-snapshot.ts';
-import type { IngressPlan } from './plan-ingress.ts';
+import { frozenOrNone, type IngressPlan } from './plan-ingress.ts';
 import { resolveBackend } from './resolve-backend.ts';
 import { NO_READS, recordReads, type SnapshotReads } from './snapshot-reads.ts';
 
@@ -176,7 +176,7 @@ export function mergeHost(
     plans,
     entry,
     tls,
-    diagnostics: Object.freeze(diagnostics),
+    diagnostics: frozenOrNone(diagnostics),
     routeCount: routes.size,
     reads: readServices ? recorder.reads() : NO_READS,
   });

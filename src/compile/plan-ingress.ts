@@ -102,6 +102,13 @@ function canaryAnnotationsOf(ingress: IngressRecord) {
   return canary;
 }
 
+const NONE: readonly never[] = Object.freeze([]);
+
+/** One shared empty array for the many empty lists of 10,000 plans. */
+export function frozenOrNone<T>(list: T[]): readonly T[] {
+  return list.length === 0 ? NONE : Object.freeze(list);
+}
+
 /** The key under which a path meets older Ingresses' and canaries' paths. */
 export function pathKey(path: string, pathType: string | undefined): string {
   return `${path}\u0000${pathType ?? ''}`;
@@ -126,8 +133,8 @@ export function planIngress(
   return Object.freeze({
     ingress,
     reads: recorder.reads(),
-    diagnostics: Object.freeze(diagnostics),
-    hosts: Object.freeze([...hosts]),
+    diagnostics: frozenOrNone(diagnostics),
+    hosts: frozenOrNone([...hosts]),
     main,
     canary,
   });
@@ -258,7 +265,7 @@ function planMain(
     rules,
     defaultBackend,
     clusterWideDefault: defaultBackend !== undefined && ingress.rules.length === 0,
-    tls,
+    tls: frozenOrNone(tls),
   };
 }
 
