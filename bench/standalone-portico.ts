@@ -3,6 +3,7 @@
 // Shared by `bench:churn` and `bench:scale`; `bench/http` starts its own contestant.
 
 import { join } from 'node:path';
+import { imageNodeFlags } from '../test/packaging/read-dockerfile.ts';
 import { type ProcessGroup, type StartedProcess } from './http/child-processes.ts';
 import { freePort } from './http/contestants.ts';
 
@@ -23,7 +24,7 @@ export interface StandalonePorticoOptions {
   readonly name: string;
   readonly manifests: readonly string[];
   readonly logLevel?: 'warn' | 'info';
-  /** extra node flags, such as `--cpu-prof` */
+  /** node flags besides the image's (the Dockerfile ENTRYPOINT's), such as `--cpu-prof` */
   readonly nodeFlags?: readonly string[];
   /** taskset CPU list, or undefined to leave it unpinned */
   readonly cpus?: string | undefined;
@@ -42,6 +43,8 @@ export async function startStandalonePortico(
     cpus: options.cpus,
     command: process.execPath,
     args: [
+      // As the image runs it.
+      ...imageNodeFlags(),
       ...(options.nodeFlags ?? []),
       join(options.repoRoot, 'src/cli.ts'),
       'serve',

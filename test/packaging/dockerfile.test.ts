@@ -13,6 +13,7 @@ import {
   DOCKERIGNORE_PATH,
   execForm,
   imageCommand,
+  imageNodeFlags,
   lastInstruction,
   readDockerfile,
   type Stage,
@@ -100,7 +101,11 @@ describe('Dockerfile', () => {
 
   it('starts `node dist/cli.js serve` in exec form: node is PID 1 and gets SIGTERM itself', () => {
     const { entrypoint, cmd } = imageCommand(dockerfile);
-    assert.deepEqual(entrypoint, ['node', packageJson().bin.portico]);
+    assert.deepEqual(entrypoint, ['node', ...imageNodeFlags(dockerfile), packageJson().bin.portico]);
+    assert.ok(
+      imageNodeFlags(dockerfile).every((flag) => flag.startsWith('--')),
+      'only node flags between node and the script',
+    );
     assert.equal(packageJson().bin.portico, 'dist/cli.js');
     assert.deepEqual(cmd, ['serve']);
     // The chart passes args only (the image's ENTRYPOINT stays); its first arg is the subcommand.

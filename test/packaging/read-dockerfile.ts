@@ -105,6 +105,11 @@ export function lastInstruction(stage: Stage, keyword: string): Instruction | un
 }
 
 /** The image Portico runs: the final stage's ENTRYPOINT followed by its CMD. */
+/** The node flags of the image's ENTRYPOINT (`node <flags> dist/cli.js`): benchmarks run Portico with them. */
+export function imageNodeFlags(dockerfile: Dockerfile = readDockerfile()): string[] {
+  return imageCommand(dockerfile).entrypoint.slice(1, -1);
+}
+
 export function imageCommand(dockerfile: Dockerfile): { entrypoint: string[]; cmd: string[] } {
   const runtime = dockerfile.stages.at(-1);
   if (runtime === undefined) throw new Error('Dockerfile has no stage');
