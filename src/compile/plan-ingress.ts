@@ -6,19 +6,20 @@
 // the Ingresses that changed.
 
 import type { Diagnostic } from '../model/diagnostic.ts';
-import type { IngressBackendRecord, IngressPathRecord, IngressRecord } from '../model/records.ts';
+import type { IngressBackendRecord, IngressPathRecord, IngressRecord, SecretRecord } from '../model/records.ts';
 import { highestGroupReference } from '../routing/rewrite-path.ts';
 import type { HostDefaultBackend, Route, RouteAttributes, SelectionAttributes } from '../routing/route-table.ts';
 import type { ClusterSnapshot } from '../store/cluster-snapshot.ts';
 import { type CanarySettings, parseCanaryAnnotations } from './annotations/parse-canary-annotations.ts';
 import { type IngressAnnotations, parseRouteAnnotations } from './annotations/parse-route-annotations.ts';
+import { NGINX_PREFIX } from './annotations/annotation-registry.ts';
 import { invalidAnnotation } from './annotations/read-annotation.ts';
 import { parseSelectionAnnotations } from './annotations/parse-selection-annotations.ts';
 import { compilePathPattern } from './compile-path-pattern.ts';
 import { resolveAuth } from './resolve-auth.ts';
 import { checkBackendShape, resolveBackend } from './resolve-backend.ts';
-import { type UpstreamChoice, upstreamChoiceFor } from './resolve-upstream.ts';
-import { type ReadRecorder, recordReads, type SnapshotReads } from './snapshot-reads.ts';
+import { type UpstreamChoice, type UpstreamChoiceResult, upstreamChoiceFor } from './resolve-upstream.ts';
+import { type ReadRecorder, type RecordLookup, recordReads, type SnapshotReads } from './snapshot-reads.ts';
 import { validateRuleHost } from './validate-host.ts';
 import { isPathType, validateLiteralPath } from './validate-path.ts';
 
@@ -83,13 +84,48 @@ const canaryAnnotationsByRecord = new WeakMap<
   { readonly settings: CanarySettings | undefined; readonly diagnostics: readonly Diagnostic[] }
 >();
 
+/**
+ * What an Ingress without any nginx.ingress.kubernetes.io/ annotation reads as: every reader
+ * finds nothing, so the result names no Ingress and is the same for all of them. Shared, it
+ * saves parsing (about 60 µs an Ingress) and one attributes object per Ingress; the upstream
+ * choice made from it is shared too.
+ */
+let withoutAnnotations:
+  { readonly annotations: IngressAnnotations; readonly upstream: UpstreamChoiceResult } | undefined;
+
+function hasNginxAnnotation(ingress: IngressRecord): boolean {
+  for (const key in ingress.annotations) if (key.startsWith(NGINX_PREFIX)) return true;
+  return false;
+}
+
 function routeAnnotationsOf(ingress: IngressRecord): IngressAnnotations {
+  if (!hasNginxAnnotation(ingress)) return annotationFree(ingress).annotations;
   let annotations = routeAnnotationsByRecord.get(ingress);
   if (annotations === undefined) {
     annotations = parseRouteAnnotations(ingress);
     routeAnnotationsByRecord.set(ingress, annotations);
   }
   return annotations;
+}
+
+function annotationFree(ingress: IngressRecord): NonNullable<typeof withoutAnnotations> {
+  if (withoutAnnotations === undefined) {
+    const annotations = parseRouteAnnotations(ingress);
+    withoutAnnotations = { annotations, upstream: upstreamChoiceFor(ingress, annotations.attributes, NO_SECRETS) };
+  }
+  return withoutAnnotations;
+}
+
+const NO_SECRETS: RecordLookup<SecretRecord> = { get: () => undefined };
+
+/**
+ * The Ingress's upstream settings: the shared ones for shared attributes, which name no
+ * proxy-ssl-secret, so nothing of the Ingress or the Secrets goes into them.
+ */
+function upstreamChoiceOf(ingress: IngressRecord, attributes: RouteAttributes, recorder: ReadRecorder) {
+  const shared = withoutAnnotations;
+  if (shared !== undefined && attributes === shared.annotations.attributes) return shared.upstream;
+  return upstreamChoiceFor(ingress, attributes, recorder.secrets);
 }
 
 function canaryAnnotationsOf(ingress: IngressRecord) {
@@ -191,7 +227,7 @@ function planMain(
   const object = `Ingress ${ingress.key}`;
   const annotations = routeAnnotationsOf(ingress);
   diagnostics.push(...annotations.diagnostics);
-  const upstream = upstreamChoiceFor(ingress, annotations.attributes, recorder.secrets);
+  const upstream = upstreamChoiceOf(ingress, annotations.attributes, recorder);
   diagnostics.push(...upstream.diagnostics);
   const withDefault = withDefaultBackend(
     ingress,
