@@ -21,7 +21,9 @@ import {
   asString,
   asStringMap,
   deepFreeze,
+  internString,
   type JsonObject,
+  listOrEmpty,
 } from './plain-json.ts';
 
 export type NormalizeResult =
@@ -41,7 +43,7 @@ export function normalizeObject(raw: unknown): NormalizeResult {
   const name = asString(metadata?.name);
   if (!kind) return { ok: false, error: 'object has no kind' };
   if (!metadata || !name) return { ok: false, error: `${kind} has no metadata.name` };
-  const namespace = asString(metadata.namespace) ?? 'default';
+  const namespace = internString(asString(metadata.namespace)) ?? 'default';
   switch (kind) {
     case 'Ingress':
       return done(normalizeIngress(object, metadata, namespace, name));
@@ -85,11 +87,13 @@ function normalizeBackend(raw: unknown): IngressBackendRecord | undefined {
   };
 }
 
-function normalizeAddresses(raw: unknown): LoadBalancerAddress[] {
-  return asArray(raw).flatMap((entry) => {
-    const address = asObject(entry);
-    return address ? [{ ip: asString(address.ip), hostname: asString(address.hostname) }] : [];
-  });
+function normalizeAddresses(raw: unknown): readonly LoadBalancerAddress[] {
+  return listOrEmpty(
+    asArray(raw).flatMap((entry) => {
+      const address = asObject(entry);
+      return address ? [{ ip: asString(address.ip), hostname: asString(address.hostname) }] : [];
+    }),
+  );
 }
 
 function normalizeIngress(object: JsonObject, metadata: JsonObject, namespace: string, name: string): IngressRecord {
@@ -101,7 +105,7 @@ function normalizeIngress(object: JsonObject, metadata: JsonObject, namespace: s
     key: objectKey(namespace, name),
     uid: asString(metadata.uid),
     creationTimestamp: asString(metadata.creationTimestamp),
-    ingressClassName: asString(spec.ingressClassName),
+    ingressClassName: internString(asString(spec.ingressClassName)),
     annotations: asStringMap(metadata.annotations),
     defaultBackend: normalizeBackend(spec.defaultBackend),
     rules: asArray(spec.rules).map((entry) => {
@@ -114,20 +118,22 @@ function normalizeIngress(object: JsonObject, metadata: JsonObject, namespace: s
               const path = asObject(pathEntry) ?? {};
               return {
                 path: asString(path.path),
-                pathType: asString(path.pathType),
+                pathType: internString(asString(path.pathType)),
                 backend: normalizeBackend(path.backend),
               };
             })
           : undefined,
       };
     }),
-    tls: asArray(spec.tls).map((entry) => {
-      const tls = asObject(entry) ?? {};
-      return {
-        hosts: asArray(tls.hosts).flatMap((host) => (typeof host === 'string' ? [host] : [])),
-        secretName: asString(tls.secretName),
-      };
-    }),
+    tls: listOrEmpty(
+      asArray(spec.tls).map((entry) => {
+        const tls = asObject(entry) ?? {};
+        return {
+          hosts: asArray(tls.hosts).flatMap((host) => (typeof host === 'string' ? [host] : [])),
+          secretName: asString(tls.secretName),
+        };
+      }),
+    ),
     statusAddresses: normalizeAddresses(asObject(asObject(object.status)?.loadBalancer)?.ingress),
   };
 }
@@ -155,7 +161,7 @@ function normalizeService(object: JsonObject, namespace: string, name: string): 
     type: asString(spec.type) ?? 'ClusterIP',
     clusterIP: asString(spec.clusterIP),
     externalName: asString(spec.externalName),
-    externalIPs: asArray(spec.externalIPs).flatMap((ip) => (typeof ip === 'string' ? [ip] : [])),
+    externalIPs: listOrEmpty(asArray(spec.externalIPs).flatMap((ip) => (typeof ip === 'string' ? [ip] : []))),
     sessionAffinity: asString(spec.sessionAffinity) === 'ClientIP' ? 'ClientIP' : 'None',
     ports: asArray(spec.ports).flatMap((entry) => {
       const port = asObject(entry);
@@ -164,11 +170,12 @@ function normalizeService(object: JsonObject, namespace: string, name: string): 
       const target = port.targetPort;
       return [
         {
-          name: asString(port.name) ?? '',
+          name: internString(asString(port.name)) ?? '',
           port: number,
-          targetPort: typeof target === 'number' || typeof target === 'string' ? target : undefined,
-          protocol: asString(port.protocol) ?? 'TCP',
-          appProtocol: asString(port.appProtocol),
+          targetPort:
+            typeof target === 'number' ? target : typeof target === 'string' ? internString(target) : undefined,
+          protocol: internString(asString(port.protocol)) ?? 'TCP',
+          appProtocol: internString(asString(port.appProtocol)),
         },
       ];
     }),
@@ -188,16 +195,16 @@ function normalizeEndpointSlice(
     name,
     key: objectKey(namespace, name),
     serviceName: asStringMap(metadata.labels)[SERVICE_NAME_LABEL],
-    addressType: asString(object.addressType) ?? 'IPv4',
+    addressType: internString(asString(object.addressType)) ?? 'IPv4',
     ports: asArray(object.ports).flatMap((entry) => {
       const port = asObject(entry);
       if (!port) return [];
       return [
         {
-          name: asString(port.name) ?? '',
+          name: internString(asString(port.name)) ?? '',
           port: asInteger(port.port),
-          protocol: asString(port.protocol) ?? 'TCP',
-          appProtocol: asString(port.appProtocol),
+          protocol: internString(asString(port.protocol)) ?? 'TCP',
+          appProtocol: internString(asString(port.appProtocol)),
         },
       ];
     }),
