@@ -17,7 +17,7 @@ import { invalidAnnotation } from './annotations/read-annotation.ts';
 import { parseSelectionAnnotations } from './annotations/parse-selection-annotations.ts';
 import { compilePathPattern } from './compile-path-pattern.ts';
 import { resolveAuth } from './resolve-auth.ts';
-import { checkBackendShape, resolveBackend } from './resolve-backend.ts';
+import { type BackendResolution, checkBackendShape, resolveBackend } from './resolve-backend.ts';
 import { type UpstreamChoice, type UpstreamChoiceResult, upstreamChoiceFor } from './resolve-upstream.ts';
 import { type ReadRecorder, type RecordLookup, recordReads, type SnapshotReads } from './snapshot-reads.ts';
 import { validateRuleHost } from './validate-host.ts';
@@ -239,6 +239,7 @@ function planMain(
   const auth = resolveAuth(ingress, recorder.secrets, diagnostics);
   const attributes = auth === undefined ? withDefault : Object.freeze({ ...withDefault, auth });
 
+  const resolve = backendResolver(ingress, recorder, upstream.choice);
   const rules: MainRule[] = [];
   for (const rule of ingress.rules) {
     const host = ruleHost(object, rule.host, diagnostics);
@@ -248,8 +249,7 @@ function planMain(
       const candidate = planPath(ingress, host, path, {
         attributes,
         regexPaths: annotations.regexPaths,
-        upstream: upstream.choice,
-        recorder,
+        resolve,
         diagnostics,
       });
       if (candidate) candidates.push(candidate);
@@ -264,7 +264,7 @@ function planMain(
     if (shapeError) {
       diagnostics.push({ object, code: 'InvalidBackend', reason: `defaultBackend ${shapeError}; it is ignored` });
     } else {
-      const resolution = resolveBackend(ingress, ingress.defaultBackend, recorder.services, upstream.choice);
+      const resolution = resolve(ingress.defaultBackend);
       if (resolution.diagnostic) diagnostics.push(resolution.diagnostic);
       defaultBackend = { ingress: ingress.key, backend: resolution.backend };
     }
@@ -308,9 +308,31 @@ function planMain(
 interface PathContext {
   readonly attributes: RouteAttributes;
   readonly regexPaths: boolean;
-  readonly upstream: UpstreamChoice;
-  readonly recorder: ReadRecorder;
+  readonly resolve: (backend: IngressBackendRecord) => BackendResolution;
   readonly diagnostics: Diagnostic[];
+}
+
+/**
+ * The Ingress's backends resolved once each: paths naming the same Service port share one
+ * resolved backend (most Ingresses send every path to one Service).
+ */
+function backendResolver(
+  ingress: IngressRecord,
+  recorder: ReadRecorder,
+  upstream: UpstreamChoice,
+): (backend: IngressBackendRecord) => BackendResolution {
+  const resolved = new Map<string, BackendResolution>();
+  return (backend) => {
+    const service = backend.service;
+    if (!service) return resolveBackend(ingress, backend, recorder.services, upstream);
+    const key = `${service.name}\u0000${service.port?.number ?? ''}\u0000${service.port?.name ?? ''}`;
+    let resolution = resolved.get(key);
+    if (resolution === undefined) {
+      resolution = resolveBackend(ingress, backend, recorder.services, upstream);
+      resolved.set(key, resolution);
+    }
+    return resolution;
+  };
 }
 
 function planPath(
@@ -357,7 +379,7 @@ function planPath(
     const checked = validateLiteralPath(path);
     if (!checked.ok) return skip('InvalidPath', checked.reason);
   }
-  const resolution = resolveBackend(ingress, record.backend, context.recorder.services, context.upstream);
+  const resolution = context.resolve(record.backend);
   return {
     key: pathKey(path, pathType),
     route: Object.freeze({

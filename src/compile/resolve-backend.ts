@@ -108,7 +108,7 @@ export function resolveBackend(
     backend: {
       kind: 'service',
       ref,
-      serviceKey,
+      serviceKey: service.key,
       servicePortName: servicePort.name,
       servicePort: servicePort.port,
       targetPortNumber: typeof servicePort.targetPort === 'number' ? servicePort.targetPort : undefined,
