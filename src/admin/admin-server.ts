@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../logging/create-logger.ts';
+import { renderMetrics } from './endpoint-series.ts';
 
 export interface AdminServerOptions {
   readonly registry: Registry;
@@ -62,7 +63,7 @@ export class AdminServer {
         return;
       case '/metrics': {
         const { registry, collectMetrics } = this.#options;
-        answer(response, 200, await (collectMetrics ?? (() => registry.metrics()))(), registry.contentType);
+        answer(response, 200, await (collectMetrics ?? (() => renderMetrics(registry)))(), registry.contentType);
         return;
       }
       default:

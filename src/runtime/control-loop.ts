@@ -228,16 +228,14 @@ export class ControlLoop implements LiveState, ClusterSink {
 
   #publishEndpointCounts(serviceKey: string): void {
     const slash = serviceKey.indexOf('/');
-    const labels = { namespace: serviceKey.slice(0, slash), service: serviceKey.slice(slash + 1) };
+    const [namespace, service] = [serviceKey.slice(0, slash), serviceKey.slice(slash + 1)];
     const counts = this.#endpoints.conditionCounts(serviceKey);
-    const gauge = this.#options.metrics.endpoints;
+    const series = this.#options.metrics.endpoints;
     if (!counts) {
-      gauge.remove({ ...labels, condition: 'ready' });
-      gauge.remove({ ...labels, condition: 'terminating' });
+      series.remove(namespace, service);
       return;
     }
-    gauge.set({ ...labels, condition: 'ready' }, counts.ready);
-    gauge.set({ ...labels, condition: 'terminating' }, counts.terminating);
+    series.set(namespace, service, counts.ready, counts.terminating);
     this.#options.logger.debug(
       { service: serviceKey, ...counts, version: this.#endpoints.version },
       'endpoints updated',
