@@ -109,6 +109,7 @@ export class ControlLoop implements LiveState, ClusterSink {
    */
   applyChanges(changes: readonly ClusterChange[]): void {
     if (this.#closed || changes.length === 0) return;
+    this.#options.controlMetrics.lastChange.setToCurrentTime();
     const touchedServices = new Set<string>();
     // Slices as of the previous change in this batch, so two changes to one slice chain.
     const latestSlices = new Map<string, EndpointSliceRecord | undefined>();
