@@ -45,6 +45,21 @@ export function registerEndpointSeries(registry: Registry): EndpointSeries {
   return series;
 }
 
+/**
+ * Services per block of kept text. A block of 256 Services is about 40 KB of text: small
+ * enough to be allocated and dropped young (a 1.6 MB string per scrape went straight to the
+ * old generation, and each scrape brought the next full GC closer), large enough that a scrape
+ * writes a few dozen chunks.
+ */
+const SERVICES_PER_BLOCK = 256;
+
+interface Block {
+  /** Service keys in the order their series print */
+  readonly keys: Set<string>;
+  /** their lines, until one of them changes */
+  text: string | undefined;
+}
+
 export class EndpointSeries {
   readonly name = NAME;
   readonly help = HELP;
@@ -52,9 +67,12 @@ export class EndpointSeries {
   /** With --workers, every worker holds the same endpoint sets: report one, not their sum. */
   readonly aggregator = 'max';
   /** by `namespace/service`, in the order prom-client keeps series: first set first */
-  readonly #series = new Map<string, ServiceSeries>();
-  /** the family's text, until the next change */
-  #text: string | undefined;
+  readonly #series = new Map<string, ServiceSeries & { readonly block: Block }>();
+  /**
+   * The same order in blocks: a new Service joins the last block, a removed one leaves its
+   * block, so reading the blocks in turn gives the Map's order.
+   */
+  #blocks: Block[] = [];
   /** Service line pairs formatted so far (tests read it: a change formats one Service, not all) */
   formattedServices = 0;
 
@@ -68,17 +86,26 @@ export class EndpointSeries {
       `${NAME}{${labels},condition="ready"} ${formatValue(ready)}\n` +
       `${NAME}{${labels},condition="terminating"} ${formatValue(terminating)}`;
     this.formattedServices++;
-    this.#series.set(key, { namespace, service, ready, terminating, text });
-    this.#text = undefined;
+    const block = current?.block ?? this.#lastBlock();
+    block.keys.add(key);
+    block.text = undefined;
+    this.#series.set(key, { namespace, service, ready, terminating, text, block });
   }
 
   remove(namespace: string, service: string): void {
-    if (this.#series.delete(`${namespace}/${service}`)) this.#text = undefined;
+    const key = `${namespace}/${service}`;
+    const current = this.#series.get(key);
+    if (current === undefined) return;
+    this.#series.delete(key);
+    current.block.keys.delete(key);
+    current.block.text = undefined;
+    // Many emptied blocks (Services gone): lay the blocks out again, in the same order.
+    if (this.#blocks.length > 2 * Math.ceil(this.#series.size / SERVICES_PER_BLOCK) + 2) this.#relayBlocks();
   }
 
   reset(): void {
     this.#series.clear();
-    this.#text = undefined;
+    this.#blocks = [];
   }
 
   /** No collect step: the series are set as endpoints change (prom-client calls this on `get`). */
@@ -101,34 +128,78 @@ export class EndpointSeries {
     };
   }
 
-  /** The family as `registry.metrics()` prints it, from the lines kept per Service. */
-  prometheusText(): string {
-    if (this.#text === undefined) {
-      const parts = [`# HELP ${NAME} ${HELP}`, `# TYPE ${NAME} gauge`];
-      for (const series of this.#series.values()) parts.push(series.text);
-      this.#text = parts.join('\n');
+  /**
+   * The family as `registry.metrics()` prints it, in pieces to be written one after another:
+   * the HELP and TYPE lines, then each block's lines, each piece starting on a new line.
+   */
+  prometheusChunks(): string[] {
+    const chunks = [`# HELP ${NAME} ${HELP}\n# TYPE ${NAME} gauge`];
+    for (const block of this.#blocks) {
+      if (block.keys.size === 0) continue;
+      if (block.text === undefined) {
+        const lines: string[] = [];
+        for (const key of block.keys) lines.push((this.#series.get(key) as ServiceSeries).text);
+        block.text = lines.join('\n');
+      }
+      chunks.push(`\n${block.text}`);
     }
-    return this.#text;
+    return chunks;
+  }
+
+  /** The family as `registry.metrics()` prints it. */
+  prometheusText(): string {
+    return this.prometheusChunks().join('');
+  }
+
+  #lastBlock(): Block {
+    const last = this.#blocks.at(-1);
+    if (last !== undefined && last.keys.size < SERVICES_PER_BLOCK) return last;
+    const block: Block = { keys: new Set(), text: undefined };
+    this.#blocks.push(block);
+    return block;
+  }
+
+  #relayBlocks(): void {
+    const entries = [...this.#series];
+    this.#blocks = [];
+    for (const [key, series] of entries) {
+      const block = this.#lastBlock();
+      block.keys.add(key);
+      block.text = undefined;
+      this.#series.set(key, { ...series, block });
+    }
   }
 }
 
 /**
- * `registry.metrics()` in the Prometheus text format, with families that keep their own text
- * (EndpointSeries) printed from it rather than series by series. Portico's registries have no
- * default labels; with any, or in the OpenMetrics format, the registry prints everything.
+ * `registry.metrics()` in the Prometheus text format, in pieces to write one after another,
+ * with families that keep their own text (EndpointSeries) taken from it rather than formatted
+ * series by series. Portico's registries have no default labels; with any, or in the
+ * OpenMetrics format, the registry prints everything.
  */
-export async function renderMetrics(registry: Registry): Promise<string> {
+export async function renderMetricsChunks(registry: Registry): Promise<string[]> {
   const withDefaultLabels = Object.keys((registry as unknown as { _defaultLabels?: object })._defaultLabels ?? {});
   if (registry.contentType !== Registry.PROMETHEUS_CONTENT_TYPE || withDefaultLabels.length > 0)
-    return registry.metrics();
+    return [await registry.metrics()];
   const families = await Promise.all(
     registry
       .getMetricsAsArray()
-      .map((metric: object) =>
+      .map(async (metric: object) =>
         metric instanceof EndpointSeries
-          ? metric.prometheusText()
-          : registry.getSingleMetricAsString((metric as { name: string }).name),
+          ? metric.prometheusChunks()
+          : [await registry.getSingleMetricAsString((metric as { name: string }).name)],
       ),
   );
-  return `${families.join('\n\n')}\n`;
+  const chunks: string[] = [];
+  families.forEach((family, index) => {
+    if (index > 0) chunks.push('\n\n');
+    chunks.push(...family);
+  });
+  chunks.push('\n');
+  return chunks;
+}
+
+/** `renderMetricsChunks` as one string: what `registry.metrics()` gives. */
+export async function renderMetrics(registry: Registry): Promise<string> {
+  return (await renderMetricsChunks(registry)).join('');
 }

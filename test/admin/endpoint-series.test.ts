@@ -68,6 +68,33 @@ describe('portico_endpoints', () => {
     }
   });
 
+  it('stays equal to the Gauge over 3,000 Services: blocks filled, emptied and laid out again', async () => {
+    const registry = new Registry();
+    const { endpoints } = createMetrics(registry);
+    const reference = new Registry();
+    const applyToGauge = referenceGauge(reference);
+    const changes: Change[] = [];
+    for (let index = 0; index < 3_000; index++) changes.push(['scale', `svc-${index}`, [2, 0]]);
+    for (let index = 0; index < 3_000; index += 7) changes.push(['scale', `svc-${index}`, undefined]);
+    for (let index = 0; index < 3_000; index += 14) changes.push(['scale', `svc-${index}`, [1, 1]]);
+    for (let index = 3; index < 3_000; index += 5) changes.push(['scale', `svc-${index}`, [index % 4, 1]]);
+    for (let index = 0; index < 2_950; index++) changes.push(['scale', `svc-${index}`, undefined]);
+    for (let index = 0; index < 300; index += 3) changes.push(['scale', `svc-${index}`, [3, 0]]);
+    let step = 0;
+    for (const change of changes) {
+      const [namespace, service, counts] = change;
+      if (counts === undefined) endpoints.remove(namespace, service);
+      else endpoints.set(namespace, service, counts[0], counts[1]);
+      applyToGauge(change);
+      if (++step % 97 === 0 || step === changes.length)
+        assert.equal(
+          endpoints.prometheusText(),
+          await reference.getSingleMetricAsString('portico_endpoints'),
+          `after change ${step}`,
+        );
+    }
+  });
+
   it('renderMetrics prints the whole registry as registry.metrics() does', async () => {
     const registry = new Registry();
     const metrics = createMetrics(registry);
