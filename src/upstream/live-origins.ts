@@ -95,6 +95,10 @@ function shareSignature(backends: readonly ServiceBackend[]): string {
   return [...new Set(parts)].sort().join('\u0001');
 }
 
+function sameObjects(a: readonly object[], b: readonly object[]): boolean {
+  return a.length === b.length && a.every((item, index) => item === b[index]);
+}
+
 interface ServiceBackends {
   readonly backends: ServiceBackend[];
   signature: string;
@@ -159,8 +163,13 @@ export class LiveEndpointTracker {
     const previous = this.#backendsByService;
     this.#backendsByService = byService;
     for (const [serviceKey, entry] of byService) {
-      entry.signature = shareSignature(entry.backends);
-      const same = previous.get(serviceKey)?.signature === entry.signature;
+      const before = previous.get(serviceKey);
+      // The same backend objects (a table that kept this Service's routes) need no new signature.
+      entry.signature =
+        before !== undefined && sameObjects(before.backends, entry.backends)
+          ? before.signature
+          : shareSignature(entry.backends);
+      const same = before?.signature === entry.signature;
       if (!same || changed === undefined || changed.has(serviceKey)) this.#refreshService(serviceKey, endpoints);
     }
     for (const serviceKey of previous.keys()) if (!byService.has(serviceKey)) this.#dropShare(serviceKey);

@@ -126,6 +126,12 @@ test('LiveEndpointTracker looks again only at the Services whose endpoints chang
   assert.deepEqual(view.take(), [], 'an equal table: no Service looked up again');
   assert.deepEqual(live, sorted(collectLiveEndpoints(next, view)));
   view.take();
+  // A new table object holding the same backend objects (routes kept from the last build).
+  const kept = { ...next };
+  const keptLive = sorted(tracker.update(kept, view));
+  assert.deepEqual(view.take(), [], 'the same backends: no Service looked up again');
+  assert.deepEqual(keptLive, sorted(collectLiveEndpoints(kept, view)));
+  view.take();
 });
 
 test('after a table swap, LiveEndpointTracker looks up only new, changed or moved Services', () => {
