@@ -279,6 +279,37 @@ describe('manifest source', () => {
       ]);
     });
 
+    it('choosing the lane after a rescan does not measure the large files again', async () => {
+      const large = yamlStream(...Array.from({ length: 300 }, (_, index) => service(`svc-${index}`, 80)));
+      assert.ok(large.length > FAST_LANE_MAX_BYTES);
+      const { dir, sink, source } = await setup(
+        { 'services.yaml': large, 'slices.yaml': slices('10.0.0.1') },
+        undefined,
+        300,
+        undefined,
+        slowDefault,
+      );
+      sink.take();
+      const measured: number[] = [];
+      const byteLength = Buffer.byteLength;
+      Buffer.byteLength = ((value: string, encoding?: BufferEncoding) => {
+        measured.push(value.length);
+        return byteLength(value, encoding);
+      }) as typeof Buffer.byteLength;
+      try {
+        await writeFile(join(dir, 'slices.yaml'), slices('10.0.0.2'));
+        await source.rescan();
+      } finally {
+        Buffer.byteLength = byteLength;
+      }
+      assert.deepEqual(sink.take(), ['upsert EndpointSlice default/web-1']);
+      assert.deepEqual(
+        measured.filter((length) => length > FAST_LANE_MAX_BYTES),
+        [],
+        'a file longer than the limit in characters is longer in bytes: no need to count them',
+      );
+    });
+
     it('a slice file truncated, then written, keeps its endpoints in between', async () => {
       const reads: string[] = [];
       const { dir, sink } = await setup(
