@@ -219,13 +219,25 @@ export class ManifestSource {
     /** the files whose objects changed, with their objects before the change */
     const previous = new Map<string, readonly ClusterRecord[]>();
 
-    for (const file of files) {
+    // Every file's stat at once, not one after another: each is a trip through libuv's thread
+    // pool, and on a busy machine each trip waits its turn (this is on the endpoint path).
+    // stat before the read: a write in between then shows as a new stamp next time.
+    const stats = await Promise.all(
+      files.map((file) =>
+        stat(file, { bigint: true }).then(
+          (info) => ({ stamp: statKey(info) }),
+          (error: unknown) => ({ error }),
+        ),
+      ),
+    );
+    for (const [index, file] of files.entries()) {
       const known = this.#files.get(file);
+      const statted = stats[index] as { stamp: string } | { error: unknown };
       let stamp: string;
       let text: string;
       try {
-        // stat before the read: a write in between then shows as a new stamp next time.
-        stamp = statKey(await stat(file, { bigint: true }));
+        if ('error' in statted) throw statted.error;
+        stamp = statted.stamp;
         if (known?.stamp === stamp) continue;
         text = await readText(file);
       } catch (error) {
