@@ -231,6 +231,7 @@ export async function createSource(config: Config, state: ControlLoop, logger: L
         logger,
         holdoffMs: config.manifestWatchHoldoffMs,
         maxDelayMs: config.manifestWatchMaxDelayMs,
+        fastHoldoffMs: config.manifestWatchFastHoldoffMs,
       });
 }
 

@@ -10,6 +10,8 @@ export interface ControlMetrics {
   readonly diagnosticsReported: Counter<'code'>;
   /** 1 while /readyz answers 200 */
   readonly ready: Gauge<never>;
+  /** Unix time the source last handed changed objects to the store */
+  readonly lastChange: Gauge<never>;
 }
 
 export function createControlMetrics(registry: Registry): ControlMetrics {
@@ -29,6 +31,14 @@ export function createControlMetrics(registry: Registry): ControlMetrics {
     ready: new Gauge({
       name: 'portico_ready',
       help: '1 when the source has synced, the first table is built and the process is not draining',
+      registers: [registry],
+    }),
+    // Like Prometheus's own *_last_reload_success_timestamp_seconds: tells when a change got
+    // past the source (after the manifest hold-off and rescan; a watch event in cluster mode),
+    // which `npm run bench:scale` uses to split endpoint change -> traffic in two.
+    lastChange: new Gauge({
+      name: 'portico_last_change_timestamp_seconds',
+      help: 'When the source last handed changed objects to the store (manifest rescan or watch event), Unix time',
       registers: [registry],
     }),
   };

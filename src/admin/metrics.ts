@@ -2,6 +2,7 @@
 // (tests make their own registry; the process has one).
 
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { type EndpointSeries, registerEndpointSeries } from './endpoint-series.ts';
 import { type RequestLabel, RequestSeries } from './request-series.ts';
 
 export interface PorticoMetrics {
@@ -15,7 +16,7 @@ export interface PorticoMetrics {
   readonly upstreamConnectErrors: Counter<'reason'>;
   readonly retries: Counter<'namespace' | 'service'>;
   /** labels: namespace, service, condition (ready, terminating) */
-  readonly endpoints: Gauge<'namespace' | 'service' | 'condition'>;
+  readonly endpoints: EndpointSeries;
   readonly tableBuilds: Counter<'result'>;
   readonly tableBuildDuration: Histogram<never>;
   readonly tableGeneration: Gauge<never>;
@@ -59,14 +60,8 @@ export function createMetrics(registry: Registry): PorticoMetrics {
       labelNames: ['namespace', 'service'],
       registers: [registry],
     }),
-    endpoints: new Gauge({
-      name: 'portico_endpoints',
-      help: 'Endpoints per Service, by condition',
-      labelNames: ['namespace', 'service', 'condition'],
-      // With --workers, every worker holds the same endpoint sets: report one, not their sum.
-      aggregator: 'max',
-      registers: [registry],
-    }),
+    // portico_endpoints (namespace, service, condition): its text kept per Service, see endpoint-series.ts
+    endpoints: registerEndpointSeries(registry),
     tableBuilds: new Counter({
       name: 'portico_table_builds_total',
       help: 'Routing table compilations, by result',

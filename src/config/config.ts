@@ -36,6 +36,13 @@ export const DEFAULT_REBUILD_MAX_DELAY_MS = 500;
 /** Editors write a file in several steps; re-read manifests once the writes settle. */
 export const DEFAULT_MANIFEST_WATCH_HOLDOFF_MS = 100;
 export const DEFAULT_MANIFEST_WATCH_MAX_DELAY_MS = 1_000;
+/**
+ * ...except a burst touching only files last read as small EndpointSlice-only manifests: an
+ * endpoint change should reach traffic in milliseconds (issue 8: < 50 ms p99), and such a file
+ * is written in one step (ManifestSource explains why that is safe; an emptied file is still
+ * held for a second).
+ */
+export const DEFAULT_MANIFEST_WATCH_FAST_HOLDOFF_MS = 10;
 /** Status for requests refused by `limit-rps`/`-rpm`/`-connections`: ingress-nginx's limit-req-status-code and limit-conn-status-code default. */
 export const DEFAULT_LIMIT_STATUS_CODE = 503;
 /**
@@ -112,6 +119,8 @@ export interface Config {
   readonly rebuildMaxDelayMs: number;
   readonly manifestWatchHoldoffMs: number;
   readonly manifestWatchMaxDelayMs: number;
+  /** the hold-off for an edit of a small EndpointSlice-only manifest file */
+  readonly manifestWatchFastHoldoffMs: number;
   /** status for requests refused by the `limit-*` annotations (--limit-status-code) */
   readonly limitStatusCode: number;
   /** SIGTERM → this long serving with /readyz failing, then the listeners close */
@@ -437,6 +446,7 @@ export function buildConfig(input: ConfigInput): ConfigResult {
     rebuildMaxDelayMs: DEFAULT_REBUILD_MAX_DELAY_MS,
     manifestWatchHoldoffMs: DEFAULT_MANIFEST_WATCH_HOLDOFF_MS,
     manifestWatchMaxDelayMs: DEFAULT_MANIFEST_WATCH_MAX_DELAY_MS,
+    manifestWatchFastHoldoffMs: DEFAULT_MANIFEST_WATCH_FAST_HOLDOFF_MS,
     limitStatusCode,
     shutdownGracePeriodMs,
     shutdownTimeoutMs,

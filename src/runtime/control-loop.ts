@@ -111,6 +111,7 @@ export class ControlLoop implements LiveState, ClusterSink {
    */
   applyChanges(changes: readonly ClusterChange[]): void {
     if (this.#closed || changes.length === 0) return;
+    this.#options.controlMetrics.lastChange.setToCurrentTime();
     const touchedServices = new Set<string>();
     // Slices as of the previous change in this batch, so two changes to one slice chain.
     const latestSlices = new Map<string, EndpointSliceRecord | undefined>();
@@ -231,16 +232,14 @@ export class ControlLoop implements LiveState, ClusterSink {
 
   #publishEndpointCounts(serviceKey: string): void {
     const slash = serviceKey.indexOf('/');
-    const labels = { namespace: serviceKey.slice(0, slash), service: serviceKey.slice(slash + 1) };
+    const [namespace, service] = [serviceKey.slice(0, slash), serviceKey.slice(slash + 1)];
     const counts = this.#endpoints.conditionCounts(serviceKey);
-    const gauge = this.#options.metrics.endpoints;
+    const series = this.#options.metrics.endpoints;
     if (!counts) {
-      gauge.remove({ ...labels, condition: 'ready' });
-      gauge.remove({ ...labels, condition: 'terminating' });
+      series.remove(namespace, service);
       return;
     }
-    gauge.set({ ...labels, condition: 'ready' }, counts.ready);
-    gauge.set({ ...labels, condition: 'terminating' }, counts.terminating);
+    series.set(namespace, service, counts.ready, counts.terminating);
     this.#options.logger.debug(
       { service: serviceKey, ...counts, version: this.#endpoints.version },
       'endpoints updated',

@@ -3,6 +3,8 @@
 // the first request of the burst, so a steady trickle of changes cannot starve it.
 // One timer at a time: a request inside the hold-off only moves the due time, and the timer
 // re-arms itself for what is left when it fires early.
+// A request may ask for a shorter hold-off than the default (the manifest source does, for an
+// edit it knows to be safe to read early); a burst waits for the longest any of its requests asked.
 
 import type { Clock, TimerHandle } from './clock.ts';
 
@@ -15,8 +17,8 @@ export interface DebounceOptions {
 }
 
 export interface Debouncer {
-  /** something changed: run after the hold-off (or the hard maximum) */
-  request(): void;
+  /** something changed: run after the hold-off, or `holdoffMs` if given (or the hard maximum) */
+  request(holdoffMs?: number): void;
   /** run now if a request is pending */
   flush(): void;
   /** forget any pending request and stop the timer */
@@ -51,10 +53,12 @@ export function createDebouncer(options: DebounceOptions): Debouncer {
   }
 
   return {
-    request() {
+    request(requestHoldoffMs = holdoffMs) {
       const now = clock.now();
+      const wanted = now + requestHoldoffMs;
       if (firstRequestAt === undefined) firstRequestAt = now;
-      dueAt = Math.min(now + holdoffMs, firstRequestAt + maxDelayMs);
+      else if (dueAt > wanted) return; // an earlier request of this burst asked for longer
+      dueAt = Math.min(wanted, firstRequestAt + maxDelayMs);
       if (timer === undefined) timer = clock.setTimer(onTimer, Math.max(0, dueAt - now));
     },
     flush: fire,

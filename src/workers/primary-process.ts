@@ -76,8 +76,11 @@ export async function runPrimary(config: Config): Promise<RunningPrimary> {
     { fingerprint256: fallbackCertificate.fingerprint256, notAfter: fallbackCertificate.notAfter },
     'generated a self-signed certificate for HTTPS hosts without a usable Secret (shared by every worker)',
   );
-  // The request and table metrics come from the workers; this loop's would count twice.
-  const state = createControlLoop(config, { logger, metrics: createMetrics(new Registry()), controlMetrics });
+  // The request and table metrics come from the workers; this loop's would count twice. Its
+  // endpoint series is the one exception: every worker holds the same endpoint sets as this
+  // loop, so /metrics prints portico_endpoints from here and the workers leave it out.
+  const loopMetrics = createMetrics(new Registry());
+  const state = createControlLoop(config, { logger, metrics: loopMetrics, controlMetrics });
 
   const supervisor = new WorkerSupervisor({
     count: config.workers,
@@ -104,7 +107,9 @@ export async function runPrimary(config: Config): Promise<RunningPrimary> {
     collectMetrics: async () => {
       isReady();
       const all = [await registry.getMetricsAsJSON(), ...(await supervisor.collectMetrics())];
-      return AggregatorRegistry.aggregate(all as Parameters<typeof AggregatorRegistry.aggregate>[0]).metrics();
+      const aggregated = AggregatorRegistry.aggregate(all as Parameters<typeof AggregatorRegistry.aggregate>[0]);
+      // Families are separated by a blank line and the text ends with a newline (registry.metrics()).
+      return `${await aggregated.metrics()}\n${loopMetrics.endpoints.prometheusText()}\n`;
     },
   });
   const source = await createSource(config, state, logger);

@@ -151,7 +151,14 @@ export async function runWorker(config: Config): Promise<void> {
         return;
       case 'portico:metrics-request':
         registry.getMetricsAsJSON().then(
-          (values) => send({ type: 'portico:metrics', requestId: message.requestId, metrics: values }),
+          (values) =>
+            send({
+              type: 'portico:metrics',
+              requestId: message.requestId,
+              // The primary prints portico_endpoints from its own control loop, which holds the
+              // same endpoint sets: 20,000 series at 10,000 Services are not sent over IPC.
+              metrics: values.filter((metric) => metric.name !== metrics.endpoints.name),
+            }),
           (error: unknown) => logger.error({ err: error }, 'metrics collection failed'),
         );
         return;

@@ -71,6 +71,17 @@ test('--workers 2: both workers serve, /metrics sums them, a manifest edit reach
 
     const metrics = await serve.metrics();
     assert.equal(metricSum(metrics, 'portico_requests_total'), REQUESTS, 'portico_requests_total sums the workers');
+    // Printed once, from the primary's control loop: the workers hold the same sets.
+    assert.deepEqual(
+      metrics
+        .split('\n')
+        .filter((line) => line.startsWith('portico_endpoints') || line.endsWith(' portico_endpoints gauge')),
+      [
+        '# TYPE portico_endpoints gauge',
+        'portico_endpoints{namespace="default",service="web",condition="ready"} 1',
+        'portico_endpoints{namespace="default",service="web",condition="terminating"} 0',
+      ],
+    );
     for (const worker of ['1', '2']) {
       assert.equal(
         metricSum(

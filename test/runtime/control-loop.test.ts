@@ -243,6 +243,18 @@ describe('control loop', () => {
     assert.equal(loop.snapshot.ingresses.get(served.key), withStatus);
   });
 
+  it('records when the source last handed over a change, and not for an empty batch', async () => {
+    const { loop, registry } = setup();
+    const before = Date.now() / 1000;
+    loop.apply({ type: 'upsert', record: slice('web-a', 'web', { '127.0.0.11': { ready: true } }) });
+    const after = Date.now() / 1000;
+    const stamped = await metricValue(registry, 'portico_last_change_timestamp_seconds');
+    assert.ok(stamped >= Math.floor(before * 1000) / 1000 && stamped <= after, `${before} <= ${stamped} <= ${after}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    loop.applyChanges([]);
+    assert.equal(await metricValue(registry, 'portico_last_change_timestamp_seconds'), stamped);
+  });
+
   it('counts builds and records their duration and generation', async () => {
     const { clock, loop, registry } = setup();
     loop.markSynced();

@@ -48,6 +48,27 @@ describe('debounce with a hard maximum', () => {
     assert.deepEqual(runs, [500, 1000, 1240]);
   });
 
+  it('a shorter hold-off asked for alone runs early; in a burst the longest asked wins', () => {
+    const { clock, runs, debouncer } = setup();
+    debouncer.request(5);
+    clock.advance(5);
+    assert.deepEqual(runs, [5], 'alone, the short hold-off');
+    debouncer.request(5);
+    clock.advance(2);
+    debouncer.request();
+    clock.advance(10);
+    assert.deepEqual(runs, [5], 'a default request joined the burst: it waits');
+    clock.advance(40);
+    assert.deepEqual(runs, [5, 57], 'one default hold-off after the default request');
+    debouncer.request();
+    clock.advance(10);
+    debouncer.request(5);
+    clock.advance(10);
+    assert.deepEqual(runs, [5, 57], 'a short request does not cut a default one short');
+    clock.advance(30);
+    assert.deepEqual(runs, [5, 57, 107]);
+  });
+
   it('keeps one timer at a time, however many requests arrive', () => {
     const { clock, debouncer } = setup();
     for (let i = 0; i < 100; i++) debouncer.request();

@@ -6,10 +6,11 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import type { ClusterSink } from '../../src/runtime/cluster-sink.ts';
-import { ManifestSource } from '../../src/standalone/manifest-source.ts';
+import { FAST_LANE_MAX_BYTES, ManifestSource, takesFastLane } from '../../src/standalone/manifest-source.ts';
+import { parseManifestText } from '../../src/standalone/read-manifests.ts';
 import type { ClusterChange } from '../../src/store/cluster-snapshot.ts';
 import { captureLogger, LEVEL } from '../runtime/capture-logger.ts';
-import { serviceYaml } from './manifest-snippets.ts';
+import { endpointSliceYaml, ingressYaml, serviceYaml, yamlStream } from './manifest-snippets.ts';
 import { waitFor } from './wait-for.ts';
 
 const service = serviceYaml;
@@ -50,6 +51,7 @@ async function setup(
   paths?: (dir: string) => string[],
   emptyConfirmMs = 300,
   readText?: (file: string) => Promise<string>,
+  holdoff: { holdoffMs: number; maxDelayMs: number; fastHoldoffMs?: number } = { holdoffMs: 20, maxDelayMs: 200 },
 ) {
   const dir = await mkdtemp(join(tmpdir(), 'portico-manifests-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
@@ -63,8 +65,7 @@ async function setup(
     paths: paths ? paths(dir) : [dir],
     sink,
     logger,
-    holdoffMs: 20,
-    maxDelayMs: 200,
+    ...holdoff,
     emptyConfirmMs,
     ...(readText ? { readText } : {}),
   });
@@ -240,5 +241,96 @@ describe('manifest source', () => {
     await writeFile(join(dir, 'b.yaml'), '# nothing left\nkind: List\napiVersion: v1\nitems: []\n');
     await source.rescan();
     assert.deepEqual(sink.take(), ['delete Service default/x', 'upsert Service default/y:99']);
+  });
+
+  describe('the fast lane for small EndpointSlice-only files', () => {
+    // A default hold-off no test waits out: an edit seen at all came through the fast lane.
+    const slowDefault = { holdoffMs: 600_000, maxDelayMs: 600_000, fastHoldoffMs: 5 };
+    const slices = (address: string) => endpointSliceYaml('web-1', 'web', 8080, [address]);
+
+    it('takes only files last read as small and made of EndpointSlices alone', () => {
+      const loaded = (text: string) => ({ text, records: parseManifestText(text, 'x.yaml').records });
+      assert.equal(takesFastLane(loaded(slices('10.0.0.1'))), true);
+      assert.equal(takesFastLane(loaded(yamlStream(slices('10.0.0.1'), service('web', 80)))), false, 'a Service too');
+      const ingress = ingressYaml({ name: 'web', host: 'a.test', path: '/', service: 'web', port: 80 });
+      assert.equal(takesFastLane(loaded(ingress)), false);
+      assert.equal(takesFastLane(loaded('')), false, 'an empty file: nothing known about it');
+      const many = Array.from({ length: 400 }, (_, index) => `10.0.${index >> 8}.${index & 255}`);
+      const large = endpointSliceYaml('web-1', 'web', 8080, many);
+      assert.ok(Buffer.byteLength(large) > FAST_LANE_MAX_BYTES);
+      assert.equal(takesFastLane(loaded(large)), false, 'too large to be written in one step');
+    });
+
+    it('applies a slice file replaced by rename without the default hold-off', async () => {
+      const { dir, sink } = await setup(
+        { 'slices.yaml': slices('10.0.0.1'), 'services.yaml': service('web', 80) },
+        undefined,
+        300,
+        undefined,
+        slowDefault,
+      );
+      sink.take();
+      const staging = await mkdtemp(join(tmpdir(), 'portico-staging-'));
+      cleanups.push(() => rm(staging, { recursive: true, force: true }));
+      await writeFile(join(staging, 'slices.yaml'), slices('10.0.0.2'));
+      await rename(join(staging, 'slices.yaml'), join(dir, 'slices.yaml'));
+      assert.deepEqual(await waitFor('the slice change', () => sink.changes.length > 0 && sink.take()), [
+        'upsert EndpointSlice default/web-1',
+      ]);
+    });
+
+    it('choosing the lane after a rescan does not measure the large files again', async () => {
+      const large = yamlStream(...Array.from({ length: 300 }, (_, index) => service(`svc-${index}`, 80)));
+      assert.ok(large.length > FAST_LANE_MAX_BYTES);
+      const { dir, sink, source } = await setup(
+        { 'services.yaml': large, 'slices.yaml': slices('10.0.0.1') },
+        undefined,
+        300,
+        undefined,
+        slowDefault,
+      );
+      sink.take();
+      const measured: number[] = [];
+      const byteLength = Buffer.byteLength;
+      Buffer.byteLength = ((value: string, encoding?: BufferEncoding) => {
+        measured.push(value.length);
+        return byteLength(value, encoding);
+      }) as typeof Buffer.byteLength;
+      try {
+        await writeFile(join(dir, 'slices.yaml'), slices('10.0.0.2'));
+        await source.rescan();
+      } finally {
+        Buffer.byteLength = byteLength;
+      }
+      assert.deepEqual(sink.take(), ['upsert EndpointSlice default/web-1']);
+      assert.deepEqual(
+        measured.filter((length) => length > FAST_LANE_MAX_BYTES),
+        [],
+        'a file longer than the limit in characters is longer in bytes: no need to count them',
+      );
+    });
+
+    it('a slice file truncated, then written, keeps its endpoints in between', async () => {
+      const reads: string[] = [];
+      const { dir, sink } = await setup(
+        { 'slices.yaml': slices('10.0.0.1') },
+        undefined,
+        600_000,
+        async (file) => {
+          const text = await readFile(file, 'utf8');
+          reads.push(text);
+          return text;
+        },
+        slowDefault,
+      );
+      sink.take();
+      await writeFile(join(dir, 'slices.yaml'), '');
+      await waitFor('the empty file read', () => reads.at(-1) === '');
+      assert.deepEqual(sink.take(), [], 'an empty file, not yet confirmed, keeps its objects');
+      await writeFile(join(dir, 'slices.yaml'), slices('10.0.0.3'));
+      assert.deepEqual(await waitFor('the rewrite', () => sink.changes.length > 0 && sink.take()), [
+        'upsert EndpointSlice default/web-1',
+      ]);
+    });
   });
 });

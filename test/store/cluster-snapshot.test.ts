@@ -152,3 +152,41 @@ describe('Secret relevance', () => {
     assert.deepEqual({ ...secret.data }, { auth: 'a:{PLAIN}b', carol: '$apr1$Xy7s9QqZ$u5FHivKLm2VO5bldR.Yhd/' });
   });
 });
+
+describe('EndpointSlice changes cost what changed', () => {
+  it('a slice change does not copy every slice of the snapshot', () => {
+    const sliceOf = (index: number, address: string) =>
+      record({
+        kind: 'EndpointSlice',
+        metadata: { name: `s${index}-1`, namespace: 'x', labels: { 'kubernetes.io/service-name': `s${index}` } },
+        addressType: 'IPv4',
+        endpoints: [{ addresses: [address] }],
+      });
+    const size = 5_000;
+    let snapshot = snapshotFromRecords(Array.from({ length: size }, (_, index) => sliceOf(index, '10.0.0.1')));
+    const changes = 200;
+    const records = Array.from({ length: changes }, (_, index) => sliceOf(index, '10.0.0.2'));
+    // Every Map entry written while the changes apply, copies included: `new Map(map)` calls
+    // `Map.prototype.set` once per entry when `set` is not the built-in one.
+    let written = 0;
+    const builtinSet = Map.prototype.set;
+    Map.prototype.set = function countedSet(this: Map<unknown, unknown>, key: unknown, value: unknown) {
+      written++;
+      return builtinSet.call(this, key, value);
+    };
+    try {
+      for (const next of records) {
+        const applied = applyChange(snapshot, { type: 'upsert', record: next });
+        assert.deepEqual([applied.routesChanged, applied.endpointsChanged], [false, true]);
+        snapshot = applied.snapshot;
+      }
+    } finally {
+      Map.prototype.set = builtinSet;
+    }
+    // A copy of the collection per change would be changes × size = 1,000,000 entries.
+    assert.ok(written < 10 * size, `${written} Map entries written for ${changes} changes of ${size} slices`);
+    assert.equal(snapshot.endpointSlices.size, size);
+    assert.deepEqual(snapshot.endpointSlices.get('x/s7-1')?.endpoints[0]?.addresses, ['10.0.0.2']);
+    assert.deepEqual(snapshot.endpointSlices.get('x/s4999-1')?.endpoints[0]?.addresses, ['10.0.0.1']);
+  });
+});

@@ -120,10 +120,62 @@ test('LiveEndpointTracker looks again only at the Services whose endpoints chang
   // No change: nothing looked at.
   assert.deepEqual(expectSame().lookups, []);
 
-  // A new table is walked whole.
+  // A new table with the same backends: nothing looked up again.
   const next = tableFor('a', 'b');
-  tracker.update(next, view);
-  assert.deepEqual(view.take(), ['default/a', 'default/b']);
+  const live = sorted(tracker.update(next, view));
+  assert.deepEqual(view.take(), [], 'an equal table: no Service looked up again');
+  assert.deepEqual(live, sorted(collectLiveEndpoints(next, view)));
+  view.take();
+  // A new table object holding the same backend objects (routes kept from the last build).
+  const kept = { ...next };
+  const keptLive = sorted(tracker.update(kept, view));
+  assert.deepEqual(view.take(), [], 'the same backends: no Service looked up again');
+  assert.deepEqual(keptLive, sorted(collectLiveEndpoints(kept, view)));
+  view.take();
+});
+
+test('after a table swap, LiveEndpointTracker looks up only new, changed or moved Services', () => {
+  const view = new CountingView();
+  const slices = new Map(
+    ['a', 'b', 'c'].map((name, index) => [name, slice(name, [{ ip: `10.0.0.${index + 1}`, port: 8080 }])]),
+  );
+  for (const record of slices.values()) view.index.replaceSlice(undefined, record);
+  const tracker = new LiveEndpointTracker();
+  const step = (table: ReturnType<typeof tableFor>) => {
+    const live = sorted(tracker.update(table, view));
+    const lookups = view.take();
+    assert.deepEqual(live, sorted(collectLiveEndpoints(table, view)), 'agrees with a full walk');
+    view.take();
+    return { live, lookups };
+  };
+  assert.deepEqual(step(tableFor('a', 'b')).lookups, ['default/a', 'default/b']);
+  // c appears: only c is looked up.
+  assert.deepEqual(step(tableFor('a', 'b', 'c')).lookups, ['default/c']);
+  // b's endpoints move while a new table comes: b is looked up, with the table.
+  view.index.replaceSlice(slices.get('b'), slice('b', [{ ip: '10.0.0.4', port: 8080 }]));
+  const moved = step(tableFor('a', 'b', 'c'));
+  assert.deepEqual(moved.lookups, ['default/b']);
+  assert.deepEqual(moved.live.endpointIds, ['10.0.0.1:8080', '10.0.0.3:8080', '10.0.0.4:8080']);
+  // a leaves the table: its endpoint goes, nothing is looked up.
+  const left = step(tableFor('b', 'c'));
+  assert.deepEqual(left.lookups, []);
+  assert.deepEqual(left.live.endpointIds, ['10.0.0.3:8080', '10.0.0.4:8080']);
+  // c's backend changes protocol: c is looked up again, and its pools follow.
+  const https = compile(
+    snapshotFromRecords(
+      recordsFromYaml(
+        manifests(
+          serviceYaml('b'),
+          serviceYaml('c'),
+          ingressYaml('b', 'b.test', [{ path: '/', service: 'b' }]),
+          ingressYaml('c', 'c.test', [{ path: '/', service: 'c' }], { [`${NGINX}backend-protocol`]: 'HTTPS' }),
+        ),
+      ),
+    ),
+  ).table;
+  const protocol = step(https);
+  assert.deepEqual(protocol.lookups, ['default/c']);
+  assert.deepEqual(protocol.live.origins, ['http://10.0.0.4:8080', 'https://10.0.0.3:8080']);
 });
 
 test('EndpointIndex.servicesChangedSince names the Services touched after a version, and forgets old ones', () => {
