@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { childPids, type ProcessGroup, type StartedProcess } from './child-processes.ts';
 import { type Listen, type TlsFiles, writeBackendConfig, writeProxyConfig } from './nginx-config.ts';
 import { BENCH_HOST, writePorticoManifests } from './portico-manifests.ts';
+import { imageNodeFlags } from '../../test/packaging/read-dockerfile.ts';
 
 export interface Contestant {
   readonly key: string;
@@ -217,6 +218,8 @@ export async function startPortico(
     cpus: placement.proxyCpus,
     command: process.execPath,
     args: [
+      // As the image runs it (the Dockerfile's node flags), then the variant's own.
+      ...imageNodeFlags(),
       ...(variant.nodeFlags ?? []),
       join(placement.repoRoot, 'src/cli.ts'),
       'serve',
