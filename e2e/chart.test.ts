@@ -376,7 +376,7 @@ ${namespaceYaml('team-b')}`,
 
     // The image's ENTRYPOINT runs; the args replace its CMD and start with the same subcommand.
     const { entrypoint, cmd } = imageCommand(readDockerfile());
-    assert.deepEqual(entrypoint, ['node', 'dist/cli.js']);
+    assert.deepEqual(entrypoint, ['node', '--max-semi-space-size=16', 'dist/cli.js']);
     assert.equal(container.command, undefined);
     assert.equal(container.args[0], cmd[0]);
 
