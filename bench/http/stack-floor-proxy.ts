@@ -40,8 +40,13 @@ function forward(req: IncomingMessage, res: ServerResponse): void {
   pool.dispatch(
     { path: req.url ?? '/', method: req.method as 'GET', headers, body: hasBody ? req : null },
     {
-      // undici asks for every callback of its handler interface, this one included.
-      onRequestStart() {},
+      onRequestStart(controller) {
+        // A client that goes away mid-response (wrk closing its connections at the end of a run)
+        // must free the upstream connection: a paused response would hold it for good.
+        res.once('close', () => {
+          if (!res.writableFinished) controller.abort(new Error('client went away'));
+        });
+      },
       onResponseStart(controller, statusCode) {
         const out: string[] = [];
         // The backend speaks HTTP/1.1: raw header lines, case and order kept.
@@ -62,7 +67,7 @@ function forward(req: IncomingMessage, res: ServerResponse): void {
         res.end();
       },
       onResponseError(_controller, error) {
-        console.error(`upstream error: ${error.message}`);
+        if (!res.destroyed) console.error(`upstream error: ${error.message}`);
         if (res.headersSent) res.destroy(error);
         else res.writeHead(502, { 'content-type': 'text/plain' }).end('bad gateway\n');
       },
