@@ -167,8 +167,6 @@ export class Forwarder {
   readonly options: ForwarderOptions;
   /** requests whose response has not closed yet */
   inFlight = 0;
-  /** their responses, so a drain can mark the ones not yet started `Connection: close` */
-  readonly activeResponses = new Set<ServerResponse>();
   #draining = false;
   #reconciledGeneration = -1;
   #reconciledVersion = -1;
@@ -178,10 +176,16 @@ export class Forwarder {
     this.options = options;
   }
 
-  /** The listener is closing: no response from now on keeps its HTTP/1.1 connection alive. */
+  /**
+   * The listener is closing: no response head written from now on keeps its HTTP/1.1
+   * connection alive (each Exchange checks when it writes its head). Not a set of the
+   * responses in flight, marked here: a Set with an add and a delete per request kept whole
+   * finished requests reachable for the scavenger once it lived in the old generation (its
+   * rehashes leave obsolete tables that still point at the responses), which made a third of
+   * the young generation survive every scavenge under load (bench/README.md).
+   */
   startDraining(): void {
     this.#draining = true;
-    for (const res of this.activeResponses) closeAfterResponse(res);
   }
 
   get draining(): boolean {
@@ -424,8 +428,6 @@ class Exchange {
     this.#forwardedFor = client.forwardedFor;
     this.#ownHeaders = forwarder.options.responseHeaders ?? [];
     forwarder.inFlight++;
-    forwarder.activeResponses.add(res);
-    if (forwarder.draining) closeAfterResponse(res);
     // `on`, not `once`: a response closes once, and `once` wraps and unregisters per request.
     res.on('close', this.#onResponseClose);
   }
@@ -446,13 +448,7 @@ class Exchange {
         this.#respondError('PORTICO_ERR_NO_ROUTE');
         return;
       case 'redirect':
-        this.#res.writeHead(decision.status, [
-          'location',
-          decision.location,
-          'content-length',
-          '0',
-          ...this.#ownHeaders,
-        ]);
+        this.#writeHead(decision.status, ['location', decision.location, 'content-length', '0', ...this.#ownHeaders]);
         this.#res.end();
         return;
       case 'forward':
@@ -600,7 +596,7 @@ class Exchange {
       allowOrigin !== undefined &&
       isPreflight(this.#req.method, origin, this.#req.headers['access-control-request-method'])
     ) {
-      this.#res.writeHead(204, ['x-request-id', this.#requestId, ...this.#ownHeaders]);
+      this.#writeHead(204, ['x-request-id', this.#requestId, ...this.#ownHeaders]);
       this.#res.end();
       return true;
     }
@@ -676,12 +672,11 @@ class Exchange {
       }
     }
     this.#responseStarted = true;
-    const res = this.#res;
     try {
       // An error backend's answer goes out with the status it replaces.
       const headers = clientResponseHeaders(rawHeaders, this.#ownHeaders);
       if (attempt.target.cookie !== undefined) this.#addSessionCookie(headers, attempt.target.cookie);
-      res.writeHead(this.#replacedStatus ?? statusCode, headers);
+      this.#writeHead(this.#replacedStatus ?? statusCode, headers);
     } catch (error) {
       // A field Node refuses to write (invalid value): the upstream's fault, 502.
       this.#forwarder.options.logger.warn({ err: error, requestId: this.#requestId }, 'upstream response not writable');
@@ -936,6 +931,12 @@ class Exchange {
     this.#respondPlain(status, statusBody(status, this.#requestId));
   }
 
+  /** Every response head goes out here: during a drain it says Connection: close (HTTP/1.1). */
+  #writeHead(status: number, headers: readonly string[]): void {
+    if (this.#forwarder.draining) closeAfterResponse(this.#res);
+    this.#res.writeHead(status, headers as string[]);
+  }
+
   #respondPlain(status: number, body: string, extraHeaders: readonly string[] = []): void {
     const res = this.#res;
     if (res.headersSent) {
@@ -945,7 +946,7 @@ class Exchange {
     this.#bytesOut += Buffer.byteLength(body);
     // After a malformed request the connection's framing is not to be trusted: close it (as nginx).
     if (status === 400 || status === 413) res.shouldKeepAlive = false;
-    res.writeHead(status, [
+    this.#writeHead(status, [
       'content-type',
       'text/plain; charset=utf-8',
       'content-length',
@@ -968,7 +969,6 @@ class Exchange {
     if (this.#finished) return;
     this.#finished = true;
     this.#forwarder.inFlight--;
-    this.#forwarder.activeResponses.delete(this.#res);
     if (this.#connectionKey !== undefined) this.#forwarder.options.limiter.release(this.#connectionKey);
     const res = this.#res;
     if (!res.writableFinished) {
