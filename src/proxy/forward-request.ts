@@ -180,9 +180,9 @@ export class Forwarder {
    * The listener is closing: no response head written from now on keeps its HTTP/1.1
    * connection alive (each Exchange checks when it writes its head). Not a set of the
    * responses in flight, marked here: a Set with an add and a delete per request kept whole
-   * finished requests reachable for the scavenger once it lived in the old generation (its
-   * rehashes leave obsolete tables that still point at the responses), which made a third of
-   * the young generation survive every scavenge under load (bench/README.md).
+   * finished requests reachable for the scavenger once it lived in the old generation (most
+   * likely through the obsolete tables its rehashes leave behind), which made a third of the
+   * young generation survive every scavenge under load (bench/README.md).
    */
   startDraining(): void {
     this.#draining = true;
